@@ -1,0 +1,38 @@
+// Crash-safe file writes: everything a crash could leave half-done goes to a temporary name in
+// the same directory, is fsynced, then renamed into place (and the directory fsynced).
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace psmflow {
+namespace fs = std::filesystem;
+
+void write_file_atomic(const fs::path& path, std::string_view data);
+std::string read_file(const fs::path& path);  // throws std::runtime_error naming the file
+void fsync_file(const fs::path& path);
+void fsync_dir(const fs::path& dir);
+
+// For writers that need a path (HDF5, OpenCV, LibTorch): write to temp(), then commit().
+// Without commit() the temporary file is removed, so an exception never leaves a half file.
+class AtomicPath {
+ public:
+  explicit AtomicPath(fs::path final_path);
+  ~AtomicPath();
+  AtomicPath(const AtomicPath&) = delete;
+  AtomicPath& operator=(const AtomicPath&) = delete;
+  const fs::path& temp() const { return temp_; }
+  const fs::path& final_path() const { return final_; }
+  void commit();
+
+ private:
+  fs::path final_;
+  fs::path temp_;
+  bool committed_ = false;
+};
+
+// Temporary names all contain this marker so that stale ones from a crash can be recognised.
+inline constexpr std::string_view kTempMarker = ".psmflow-tmp.";
+bool is_temp_name(const fs::path& path);
+
+}  // namespace psmflow

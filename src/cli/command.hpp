@@ -1,0 +1,53 @@
+// Thin subcommands (CONTRIBUTING.md): each src/cli/cmd_<name>.cpp adds one subcommand to the
+// root app and returns how to run it; the work itself lives in the library.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "psmflow/config.hpp"
+#include "psmflow/manifest.hpp"
+#include "psmflow/run_dir.hpp"
+
+namespace psmflow::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// Options shared by the stage commands; each overrides the config value of the same meaning.
+struct CommonOptions {
+  std::string config;
+  std::string run_dir;
+  std::vector<std::string> subjects;
+  int threads = -1;
+};
+void add_common_options(CLI::App* sub, CommonOptions& opt, bool with_subject = true);
+
+// Loads --config (or the built-in defaults), applies overrides, creates the run directory and
+// starts its log file for this command. Throws UsageError on bad input.
+struct Session {
+  Config cfg;
+  RunDir run;
+  Manifest manifest;
+};
+Session open_session(const CommonOptions& opt, const std::string& command);
+
+// For commands whose issue has not landed yet: says so and returns exit 2.
+int not_built_yet(const std::string& command, const std::string& issue);
+
+Command add_demo(CLI::App& root);
+Command add_synth(CLI::App& root);
+Command add_run(CLI::App& root);
+Command add_submit(CLI::App& root);
+Command add_status(CLI::App& root);
+Command add_resume(CLI::App& root);
+Command add_preprocess(CLI::App& root);
+Command add_train(CLI::App& root);
+Command add_embed(CLI::App& root);
+Command add_evaluate(CLI::App& root);
+Command add_collect(CLI::App& root);
+
+}  // namespace psmflow::cli

@@ -1,0 +1,75 @@
+// psmflow: one binary, one subcommand per stage or job (PRODUCT.md "Command line").
+#include <exception>
+#include <iostream>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "psmflow/error.hpp"
+#include "psmflow/log.hpp"
+
+using namespace psmflow;
+
+namespace {
+
+int run_command(const cli::Command& c) {
+  try {
+    return c.run();
+  } catch (const UsageError& e) {
+    spdlog::error("{}", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kExitStageFailed;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"psmflow: facial videos of many people to Person-Specific Models, a General Model "
+               "and one evaluation report, on a workstation or a Slurm cluster.",
+               "psmflow"};
+  app.set_version_flag("--version", std::string("psmflow ") + PSMFLOW_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  int verbosity = 0;
+  app.add_flag("-v,--verbose", verbosity, "More log output (-vv: debug)");
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "Warnings and errors only");
+
+  std::vector<cli::Command> commands = {
+      cli::add_demo(app),       cli::add_synth(app),  cli::add_run(app),      cli::add_submit(app),
+      cli::add_status(app),     cli::add_resume(app), cli::add_preprocess(app), cli::add_train(app),
+      cli::add_embed(app),      cli::add_evaluate(app), cli::add_collect(app)};
+
+  std::string help_for;
+  CLI::App* help = app.add_subcommand("help", "Show the help of a command: psmflow help CMD");
+  help->add_option("command", help_for, "Command to document");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  init_console_logging(quiet ? -1 : verbosity);
+
+  if (*help) {
+    if (help_for.empty()) {
+      std::cout << app.help();
+      return kExitOk;
+    }
+    for (const auto& c : commands)
+      if (c.app->get_name() == help_for) {
+        std::cout << c.app->help();
+        return kExitOk;
+      }
+    std::cerr << "psmflow help: no command '" << help_for << "'\n" << app.help();
+    return kExitUsage;
+  }
+  for (const auto& c : commands)
+    if (c.app->parsed()) return run_command(c);
+  return kExitUsage;
+}

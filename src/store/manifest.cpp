@@ -1,0 +1,199 @@
+#include "psmflow/manifest.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "psmflow/error.hpp"
+#include "psmflow/fs.hpp"
+#include "psmflow/hash.hpp"
+#include "psmflow/ids.hpp"
+#include "psmflow/log.hpp"
+
+namespace psmflow {
+namespace {
+
+using nlohmann::json;
+
+const char* kStatusNames[] = {"pending", "running", "done", "failed", "interrupted"};
+
+json to_json(const Record& r) {
+  json outputs = json::object();
+  for (const auto& [path, sum] : r.outputs) outputs[path] = {{"sha256", sum.sha256}, {"size", sum.size}};
+  return {{"subject", r.subject}, {"stage", r.stage},       {"status", to_string(r.status)},
+          {"started", r.started}, {"finished", r.finished}, {"seconds", r.seconds},
+          {"host", r.host},       {"pid", r.pid},           {"attempt", r.attempt},
+          {"error", r.error},     {"input_hash", r.input_hash}, {"config_hash", r.config_hash},
+          {"outputs", outputs},   {"details", r.details},   {"psmflow_version", PSMFLOW_VERSION}};
+}
+
+Record from_json(const json& j) {
+  Record r;
+  r.subject = j.at("subject");
+  r.stage = j.at("stage");
+  r.status = status_from_string(j.at("status"));
+  r.started = j.value("started", "");
+  r.finished = j.value("finished", "");
+  r.seconds = j.value("seconds", 0.0);
+  r.host = j.value("host", "");
+  r.pid = j.value("pid", 0L);
+  r.attempt = j.value("attempt", 0);
+  r.error = j.value("error", "");
+  r.input_hash = j.value("input_hash", "");
+  r.config_hash = j.value("config_hash", "");
+  const json outputs = j.value("outputs", json::object());
+  for (const auto& [path, sum] : outputs.items()) r.outputs[path] = {sum.at("sha256"), sum.at("size")};
+  r.details = j.value("details", std::map<std::string, std::string>{});
+  return r;
+}
+
+void check_scope(const std::string& subject, const std::string& stage) {
+  if (subject != kRunScope && !is_safe_id(subject))
+    throw UsageError("subject id '" + subject + "': " + unsafe_id_reason(subject));
+  if (!is_safe_id(stage)) throw UsageError("stage name '" + stage + "': " + unsafe_id_reason(stage));
+}
+
+bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+std::string to_string(Status s) { return kStatusNames[static_cast<int>(s)]; }
+
+Status status_from_string(const std::string& s) {
+  for (int i = 0; i < 5; ++i)
+    if (s == kStatusNames[i]) return static_cast<Status>(i);
+  throw std::runtime_error("unknown status '" + s + "'");
+}
+
+Manifest::Manifest(RunDir run) : run_(std::move(run)) {}
+
+fs::path Manifest::record_path(const std::string& subject, const std::string& stage) const {
+  check_scope(subject, stage);
+  return run_.manifest_dir() / subject / (stage + ".json");
+}
+
+std::optional<Record> Manifest::get(const std::string& subject, const std::string& stage) const {
+  fs::path p = record_path(subject, stage);
+  if (!fs::exists(p)) return std::nullopt;
+  try {
+    return from_json(json::parse(read_file(p)));
+  } catch (const std::exception& e) {
+    // Records are renamed into place whole, so this is outside damage: treat as not done.
+    spdlog::warn("manifest record {} is unreadable ({}); treating it as not done", p.string(), e.what());
+    return std::nullopt;
+  }
+}
+
+void Manifest::put(const Record& r) { write_file_atomic(record_path(r.subject, r.stage), to_json(r).dump(2) + "\n"); }
+
+std::vector<Record> Manifest::all() const {
+  std::vector<Record> out;
+  if (!fs::exists(run_.manifest_dir())) return out;
+  for (const auto& dir : fs::directory_iterator(run_.manifest_dir())) {
+    if (!dir.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(dir.path())) {
+      if (f.path().extension() != ".json" || is_temp_name(f.path())) continue;
+      if (auto r = get(dir.path().filename().string(), f.path().stem().string())) out.push_back(*r);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
+    return std::tie(a.subject, a.stage) < std::tie(b.subject, b.stage);
+  });
+  return out;
+}
+
+Status Manifest::effective_status(const Record& r) const {
+  if (r.status == Status::running && r.host == host_name() && !process_alive(r.pid)) return Status::interrupted;
+  return r.status;
+}
+
+bool Manifest::is_done(const std::string& subject, const std::string& stage, const std::string& input_hash,
+                       const std::string& config_hash, bool verify) const {
+  auto r = get(subject, stage);
+  if (!r || r->status != Status::done || r->input_hash != input_hash || r->config_hash != config_hash) return false;
+  for (const auto& [rel, sum] : r->outputs) {
+    fs::path p = run_.root() / rel;
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) != sum.size) return false;
+    if (verify && sha256_file(p) != sum.sha256) return false;
+  }
+  return true;
+}
+
+Record Manifest::begin(const std::string& subject, const std::string& stage, const std::string& input_hash,
+                       const std::string& config_hash) {
+  Record r;
+  auto prev = get(subject, stage);
+  r.subject = subject;
+  r.stage = stage;
+  r.status = Status::running;
+  r.started = now_iso8601();
+  r.host = host_name();
+  r.pid = ::getpid();
+  r.attempt = prev ? prev->attempt + 1 : 1;
+  r.input_hash = input_hash;
+  r.config_hash = config_hash;
+  put(r);
+  return r;
+}
+
+namespace {
+double seconds_since(const std::string& iso) {
+  std::tm tm{};
+  if (!strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
+  return std::difftime(std::time(nullptr), timegm(&tm));
+}
+}  // namespace
+
+void Manifest::finish_done(Record& r, const std::vector<fs::path>& outputs, std::map<std::string, std::string> details) {
+  r.outputs.clear();
+  for (const auto& p : outputs) {
+    if (!fs::is_regular_file(p)) throw std::runtime_error("stage " + r.stage + " did not produce " + p.string());
+    r.outputs[run_.relative(p)] = {sha256_file(p), static_cast<unsigned long long>(fs::file_size(p))};
+  }
+  r.details = std::move(details);
+  r.status = Status::done;
+  r.error.clear();
+  r.finished = now_iso8601();
+  r.seconds = seconds_since(r.started);
+  put(r);
+}
+
+void Manifest::finish_failed(Record& r, const std::string& error, Status status) {
+  r.status = status;
+  r.error = error;
+  r.finished = now_iso8601();
+  r.seconds = seconds_since(r.started);
+  put(r);
+}
+
+StageOutcome run_stage(Manifest& m, const std::string& subject, const std::string& stage, const std::string& input_hash,
+                       const std::string& config_hash, const std::function<StageResult()>& work, bool force) {
+  if (!force && m.is_done(subject, stage, input_hash, config_hash)) {
+    spdlog::info("{} {}: already done, skipped", subject, stage);
+    return StageOutcome::skipped;
+  }
+  Record r = m.begin(subject, stage, input_hash, config_hash);
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    StageResult res = work();
+    m.finish_done(r, res.outputs, std::move(res.details));
+  } catch (const UsageError& e) {
+    m.finish_failed(r, e.what());
+    throw;
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: failed: {}", subject, stage, e.what());
+    m.finish_failed(r, e.what());
+    return StageOutcome::failed;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = secs;
+  m.put(r);
+  spdlog::info("{} {}: done in {:.1f} s", subject, stage, secs);
+  return StageOutcome::done;
+}
+
+}  // namespace psmflow

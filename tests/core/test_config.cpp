@@ -1,0 +1,156 @@
+#include <gtest/gtest.h>
+
+#include "psmflow/config.hpp"
+#include "psmflow/error.hpp"
+#include "support/test_support.hpp"
+
+using namespace psmflow;
+using psmflow::test::ScratchDir;
+using psmflow::test::write_text;
+
+namespace {
+
+// A minimal valid config with two subjects whose inputs exist in `dir`.
+std::string base_config(const ScratchDir& dir) {
+  write_text(dir / "a.avi", "x");
+  write_text(dir / "b.avi", "x");
+  return "[run]\nrun_dir = \"out\"\nseed = 7\n\n"
+         "[[data.subject]]\nid = \"A\"\ninput = \"a.avi\"\n\n"
+         "[[data.subject]]\nid = \"B\"\ninput = \"b.avi\"\n";
+}
+
+std::string error_of(const std::string& text, const ScratchDir& dir) {
+  try {
+    parse_config(text, dir / "c.toml");
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Config, ParsesSubjectsAndResolvesPathsAgainstTheConfigFolder) {
+  ScratchDir dir;
+  Config c = parse_config(base_config(dir), dir / "c.toml");
+  ASSERT_EQ(c.data.subjects.size(), 2u);
+  EXPECT_EQ(c.data.subjects[1].id, "B");
+  EXPECT_EQ(c.data.subjects[0].input, dir / "a.avi");
+  EXPECT_EQ(c.run.run_dir, dir / "out");
+  EXPECT_EQ(c.run.seed, 7u);
+  EXPECT_EQ(c.psm.mode, "psm");
+  EXPECT_EQ(c.gm.mode, "gm");
+  EXPECT_EQ(c.psm.epochs, 500);  // METHOD.md default
+  EXPECT_EQ(c.hash.size(), 64u);
+}
+
+TEST(Config, ExpandsIdPatterns) {
+  ScratchDir dir;
+  write_text(dir / "v/SN001.avi", "x");
+  write_text(dir / "v/SN002.avi", "x");
+  fs::create_directories(dir / "l/SN001");
+  fs::create_directories(dir / "l/SN002");
+  Config c = parse_config("[data]\nroot = \".\"\nids = [\"SN001\", \"SN002\"]\ninput = \"{root}/v/{id}.avi\"\n"
+                          "labels = \"{root}/l/{id}\"\n",
+                          dir / "c.toml");
+  ASSERT_EQ(c.data.subjects.size(), 2u);
+  EXPECT_EQ(c.data.subjects[1].input, dir / "v/SN002.avi");
+  EXPECT_EQ(c.data.subjects[1].labels, dir / "l/SN002");
+}
+
+TEST(Config, UnknownKeyNamesFileLineAndKey) {
+  ScratchDir dir;
+  std::string err = error_of(base_config(dir) + "\n[train.psm]\nepochs = 3\nepoch = 4\n", dir);
+  EXPECT_NE(err.find("c.toml:15"), std::string::npos) << err;
+  EXPECT_NE(err.find("'train.psm.epoch'"), std::string::npos) << err;
+  EXPECT_NE(err.find("unknown key"), std::string::npos) << err;
+}
+
+TEST(Config, WrongTypeIsAnError) {
+  ScratchDir dir;
+  std::string err = error_of(base_config(dir) + "\n[train.psm]\nepochs = \"ten\"\n", dir);
+  EXPECT_NE(err.find("c.toml:14"), std::string::npos) << err;
+  EXPECT_NE(err.find("expected an integer"), std::string::npos) << err;
+}
+
+TEST(Config, NegativeEpochsIsAnError) {
+  ScratchDir dir;
+  std::string err = error_of(base_config(dir) + "\n[train.gm]\nepochs = -5\n", dir);
+  EXPECT_NE(err.find(":14: key 'train.gm.epochs': must be >= 1"), std::string::npos) << err;
+}
+
+TEST(Config, MissingInputFileIsAnErrorUnlessChecksAreOff) {
+  ScratchDir dir;
+  std::string text = "[[data.subject]]\nid = \"A\"\ninput = \"nowhere.avi\"\n";
+  std::string err = error_of(text, dir);
+  EXPECT_NE(err.find("c.toml:1"), std::string::npos) << err;
+  EXPECT_NE(err.find("no such file or folder"), std::string::npos) << err;
+  EXPECT_NO_THROW(parse_config(text, dir / "c.toml", /*check_files=*/false));
+}
+
+TEST(Config, EmptySubjectListIsAnError) {
+  ScratchDir dir;
+  EXPECT_NE(error_of("[run]\nseed = 1\n", dir).find("no subjects"), std::string::npos);
+}
+
+TEST(Config, DuplicateSubjectIdsNameBothLines) {
+  ScratchDir dir;
+  std::string text = base_config(dir) + "\n[[data.subject]]\nid = \"A\"\ninput = \"b.avi\"\n";
+  std::string err = error_of(text, dir);
+  EXPECT_NE(err.find("duplicate subject id 'A' (first declared on line 5)"), std::string::npos) << err;
+  EXPECT_NE(err.find("c.toml:13"), std::string::npos) << err;
+}
+
+TEST(Config, UnsafeSubjectIdsAreRejected) {
+  ScratchDir dir;
+  write_text(dir / "a.avi", "x");
+  for (std::string id : {"..", "a b", "x\\\"y", "../etc", "$(reboot)", "_run", ""}) {
+    std::string err = error_of("[[data.subject]]\nid = \"" + id + "\"\ninput = \"a.avi\"\n", dir);
+    EXPECT_NE(err.find("c.toml:1"), std::string::npos) << id << ": " << err;
+  }
+}
+
+TEST(Config, SyntaxErrorNamesTheLine) {
+  ScratchDir dir;
+  std::string err = error_of("[run]\nseed = = 3\n", dir);
+  EXPECT_NE(err.find("c.toml:2"), std::string::npos) << err;
+}
+
+TEST(Config, BadValuesInEachSectionAreCaught) {
+  ScratchDir dir;
+  std::string base = base_config(dir);
+  for (std::string bad : {"[model]\npreset = \"huge\"\n", "[preprocess]\ncrop_size = 3\n", "[eval]\nfolds = 1\n",
+                          "[slurm]\nmem = \"8G; rm -rf /\"\n", "[slurm]\npartition = \"$(id)\"\n",
+                          "[train.psm]\nmode = \"gm\"\n", "[train.psm]\nlr_epochs = [1, 10]\n",
+                          "[run]\ndevice = \"tpu\"\n", "[nonsense]\nx = 1\n"}) {
+    std::string text = base;
+    if (bad.rfind("[run]", 0) == 0) text.replace(text.find("seed = 7\n"), 9, "seed = 7\n" + bad.substr(6));
+    else text += "\n" + bad;
+    EXPECT_NE(error_of(text, dir), "(no error)") << bad;
+  }
+}
+
+TEST(Config, StageHashesChangeOnlyWithTheirSections) {
+  ScratchDir dir;
+  Config a = parse_config(base_config(dir), dir / "c.toml");
+  Config b = parse_config(base_config(dir) + "\n[eval]\nfolds = 5\n", dir / "c.toml");
+  Config c = parse_config(base_config(dir) + "\n[train.psm]\nepochs = 5\n", dir / "c.toml");
+  EXPECT_EQ(a.stage_hash("psm"), b.stage_hash("psm"));
+  EXPECT_NE(a.stage_hash("evaluate"), b.stage_hash("evaluate"));
+  EXPECT_NE(a.stage_hash("psm"), c.stage_hash("psm"));
+  EXPECT_EQ(a.stage_hash("preprocess"), c.stage_hash("preprocess"));
+  EXPECT_EQ(a.stage_hash("gm"), c.stage_hash("gm"));
+}
+
+TEST(Config, ShippedConfigsParse) {
+  for (const char* name : {"demo.toml", "disfa.toml"}) {
+    fs::path p = fs::path(PSMFLOW_SOURCE_DIR) / "configs" / name;
+    Config c;
+    ASSERT_NO_THROW(c = load_config(p, /*check_files=*/false)) << p;
+    EXPECT_FALSE(c.data.subjects.empty()) << name;
+  }
+  Config disfa = load_config(fs::path(PSMFLOW_SOURCE_DIR) / "configs/disfa.toml", false);
+  EXPECT_EQ(disfa.data.subjects.size(), 27u);
+  EXPECT_EQ(disfa.model.preset, "paper");
+  EXPECT_EQ(disfa.psm.epochs, 500);
+}

@@ -1,0 +1,35 @@
+// Helpers shared by the tests: scratch folders, running the psmflow binary, shared/ paths.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace psmflow::test {
+namespace fs = std::filesystem;
+
+// A fresh folder under $TMPDIR removed at destruction (kept when PSMFLOW_KEEP_TEST_DIRS is set).
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command line, capturing its output.
+CommandResult run_shell(const std::string& command);
+// Runs the built psmflow binary with the given (already quoted) arguments.
+CommandResult run_psmflow(const std::string& args);
+std::string shell_quote(const std::string& s);
+
+fs::path shared_dir();  // ../shared beside the checkout
+fs::path psmflow_binary();
+void write_text(const fs::path& p, const std::string& text);
+
+}  // namespace psmflow::test
