@@ -1,13 +1,95 @@
-// psmflow demo: synthesise a small cohort and run every stage that exists on this machine.
+// psmflow demo: synthesise a small cohort, write the embedded demo config beside it, and run the
+// whole pipeline on this machine (`psmflow run`), then say where the report is. Rerunning the
+// same command resumes: the cohort is kept when it matches and finished stages are skipped.
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
 #include "cli/command.hpp"
+#include "psmflow/embedded_config.hpp"
+#include "psmflow/error.hpp"
+#include "psmflow/fs.hpp"
+#include "psmflow/log.hpp"
+#include "psmflow/video/synth.hpp"
 
 namespace psmflow::cli {
+namespace {
+
+struct DemoArgs {
+  std::string out = "psmflow-demo";
+  int subjects = 4;
+  int frames = 400;
+  unsigned long long seed = 1;
+};
+
+bool cohort_matches(const synth::SynthOptions& o) {
+  fs::path file = o.out / "cohort.json";
+  if (!fs::exists(file)) return false;
+  auto j = nlohmann::json::parse(read_file(file), nullptr, false);
+  return !j.is_discarded() && j.value("subjects", 0) == o.subjects && j.value("frames", 0) == o.frames &&
+         j.value("seed", 0ULL) == o.seed;
+}
+
+std::string demo_config(const DemoArgs& a) {
+  std::string ids;
+  for (int i = 0; i < a.subjects; ++i) ids += fmt::format("{}\"{}\"", i ? ", " : "", synth::subject_id(i));
+  std::string text = std::regex_replace(kDemoConfigToml, std::regex("\nids = \\[[^\\]]*\\]"), "\nids = [" + ids + "]");
+  return std::regex_replace(text, std::regex("\nseed = [0-9]+"), "\nseed = " + std::to_string(a.seed));
+}
+
+int run_child(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : kExitStageFailed;
+}
+
+int run_demo(const DemoArgs& a) {
+  auto t0 = std::chrono::steady_clock::now();
+  fs::path out = fs::absolute(a.out);
+  synth::SynthOptions so;
+  so.out = out / "data";
+  so.subjects = a.subjects;
+  so.frames = a.frames;
+  so.seed = a.seed;
+  if (cohort_matches(so)) {
+    spdlog::info("demo: keeping the synthetic cohort in {}", so.out.string());
+  } else {
+    spdlog::info("demo: synthesising {} subjects x {} frames into {}", a.subjects, a.frames, so.out.string());
+    synth::synthesize_cohort(so);
+  }
+  fs::path config = out / "demo.toml";
+  write_file_atomic(config, demo_config(a));
+  spdlog::info("demo: running the pipeline: psmflow run {}", config.string());
+  int rc = run_child({"psmflow", "run", config.string()});
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fs::path report = out / "run" / "report" / "report.html";
+  if (fs::exists(report)) spdlog::info("demo: report: {}", report.string());
+  spdlog::info("demo: finished in {:.0f} s with exit status {}", secs, rc);
+  return rc;
+}
+
+}  // namespace
 
 Command add_demo(CLI::App& root) {
-  CLI::App* sub = root.add_subcommand("demo", "Synthesise a small cohort and run the whole pipeline on it");
-  auto out = std::make_shared<std::string>("psmflow-demo");
-  sub->add_option("--out", *out, "Run directory to create")->capture_default_str();
-  return {sub, [] { return not_built_yet("demo", "issue 2, synthetic cohort"); }};
+  CLI::App* sub = root.add_subcommand(
+      "demo", "Synthesise a small cohort and run the whole pipeline on this machine (writes DIR/run/report/report.html)");
+  auto a = std::make_shared<DemoArgs>();
+  sub->add_option("--out", a->out, "Folder for the cohort, the config and the run")->capture_default_str();
+  sub->add_option("--subjects", a->subjects, "People in the cohort")->check(CLI::Range(2, 99))->capture_default_str();
+  sub->add_option("--frames", a->frames, "Frames per person")->check(CLI::Range(50, 100000))->capture_default_str();
+  sub->add_option("--seed", a->seed, "Seed of the cohort and the run")->capture_default_str();
+  return {sub, [a] { return run_demo(*a); }};
 }
 
 }  // namespace psmflow::cli
