@@ -18,13 +18,13 @@ struct ResumeOptions {
 };
 
 // The config the jobs run with: the original file, which must still describe the same shards.
-Config resume_config(const fs::path& root, const slurm::JobsFile& jobs) {
+Config resume_config(const fs::path& root, const slurm::JobsFile& jobs, bool& changed) {
   Config cfg = load_config(jobs.config);
   cfg.run.run_dir = root;
-  std::string frozen = read_file(root / "config.sha256");
-  if (frozen != cfg.hash)
-    spdlog::warn("{} changed since the run was submitted; stages whose settings changed will be redone",
-                 jobs.config.string());
+  changed = read_file(root / "config.sha256") != cfg.hash;
+  if (changed)
+    spdlog::warn("{} changed since the run was submitted: every shard is resubmitted and each stage redoes only "
+                 "what its settings change", jobs.config.string());
   int shards = static_cast<int>(slurm::plan_shards(cfg).size());
   if (shards != jobs.shard_count)
     throw UsageError(fmt::format("{}: now gives {} shards, the submitted run had {}; submit a new run instead",
@@ -37,10 +37,11 @@ int run_resume(const ResumeOptions& opt) {
   auto jobs = slurm::JobsFile::load(root);
   if (!jobs)
     throw UsageError(root.string() + ": no slurm/jobs.json, so this run was never submitted; use `psmflow submit`");
-  Config cfg = resume_config(root, *jobs);
+  bool changed = false;
+  Config cfg = resume_config(root, *jobs, changed);
   slurm::SlurmScheduler scheduler;
   Manifest manifest{RunDir(root)};
-  slurm::ResumePlan plan = slurm::plan_resume(slurm::read_status(cfg, manifest, jobs, &scheduler));
+  slurm::ResumePlan plan = slurm::plan_resume(slurm::read_status(cfg, manifest, jobs, &scheduler), changed);
   if (!plan.blocked.empty()) throw UsageError("resume " + root.string() + ": " + plan.blocked);
   if (plan.nothing_to_do()) {
     std::cout << "nothing to resume: every stage is done or still queued\n";

@@ -1,5 +1,7 @@
 #include "psmflow/slurm/shards.hpp"
 
+#include <algorithm>
+
 #include "psmflow/config.hpp"
 
 namespace psmflow::slurm {
@@ -9,20 +11,21 @@ int shard_count(int subjects, int subjects_per_task) {
   return (subjects + subjects_per_task - 1) / subjects_per_task;
 }
 
-std::pair<int, int> shard_range(int n_subjects, int k, int n_shards) {
-  auto at = [&](long long i) { return static_cast<int>(i * n_subjects / n_shards); };
-  return {at(k), at(k + 1LL)};
+std::vector<std::string> shard_subjects(std::vector<std::string> ids, int k, int n_shards) {
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> out;
+  for (std::size_t p = static_cast<std::size_t>(k); p < ids.size(); p += static_cast<std::size_t>(n_shards))
+    out.push_back(ids[p]);
+  return out;
 }
 
 std::vector<Shard> plan_shards(const Config& cfg) {
   int n = static_cast<int>(cfg.data.subjects.size());
   int count = shard_count(n, cfg.slurm.subjects_per_task);
   std::vector<Shard> out(count);
-  for (int k = 0; k < count; ++k) {
-    out[k].index = k;
-    auto [first, last] = shard_range(n, k, count);
-    for (int i = first; i < last; ++i) out[k].subjects.push_back(cfg.data.subjects[i].id);
-  }
+  std::vector<std::string> ids;
+  for (const auto& s : cfg.data.subjects) ids.push_back(s.id);
+  for (int k = 0; k < count; ++k) out[k] = {k, shard_subjects(ids, k, count)};
   return out;
 }
 

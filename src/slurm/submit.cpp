@@ -91,16 +91,21 @@ Round submit_round(const ScriptContext& ctx, Scheduler& scheduler, const RoundRe
   return r;
 }
 
-ResumePlan plan_resume(const RunStatus& s) {
+ResumePlan plan_resume(const RunStatus& s, bool config_changed) {
   ResumePlan p;
   if (s.gm_active || s.collect_active) {
     p.blocked = "the GM or collector job of this run is still queued or running; wait for it or scancel it first";
     return p;
   }
-  for (int k : s.unfinished_shards)
+  std::vector<int> candidates = s.unfinished_shards;
+  if (config_changed)
+    for (int k = 0; k < s.shards; ++k) candidates.push_back(k);
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  for (int k : candidates)
     if (std::find(s.active_shards.begin(), s.active_shards.end(), k) == s.active_shards.end()) p.shards.push_back(k);
   // New subject data changes the GM's input hash; the GM stage itself skips when nothing changed.
-  p.gm = !p.shards.empty() || s.run_level.at(stage::gm) != Status::done;
+  p.gm = config_changed || !p.shards.empty() || s.run_level.at(stage::gm) != Status::done;
   p.collect = p.gm || s.run_level.at(stage::collect) != Status::done;
   return p;
 }

@@ -59,11 +59,11 @@ train() {  # one subject's PSM: resumable epochs
 }
 
 subject_stages() {
-  local n k count first last i rc=0
-  mapfile -t ids <standin/subjects
+  local n k count i rc=0
+  # --shard k/N: positions k, k+N, ... of the id-sorted subjects.
+  mapfile -t ids < <(LC_ALL=C sort standin/subjects)
   n=${#ids[@]} k=${shard%/*} count=${shard#*/}
-  first=$((k * n / count)) last=$(((k + 1) * n / count))
-  for ((i = first; i < last; i++)); do
+  for ((i = k; i < n; i += count)); do
     id=${ids[i]}
     for st in preprocess psm embed; do
       is_done "$id" "$st" && { echo "$id $st: already done, skipped"; continue; }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "psmflow/config.hpp"
 #include "psmflow/error.hpp"
@@ -136,25 +137,26 @@ TEST(SlurmScript, ArraysSplitAtMaxArraySize) {
   EXPECT_EQ(slurm::split_arrays({3, 7}, 5).size(), 1u);
 }
 
-TEST(SlurmShards, BalancedContiguousCover) {
+TEST(SlurmShards, RoundRobinOverSortedIdsLikeRunShard) {
   for (int n : {1, 4, 5, 9, 1000})
     for (int per : {1, 2, 3, 4}) {
+      std::vector<std::string> ids;
+      for (int i = n - 1; i >= 0; --i) ids.push_back("S" + std::to_string(10000 + i));
       int count = slurm::shard_count(n, per);
-      int next = 0;
+      std::set<std::string> seen;
       for (int k = 0; k < count; ++k) {
-        auto [first, last] = slurm::shard_range(n, k, count);
-        EXPECT_EQ(first, next);
-        EXPECT_GE(last - first, 1);
-        EXPECT_LE(last - first, per) << n << " subjects, " << per << " per task";
-        next = last;
+        auto sub = slurm::shard_subjects(ids, k, count);
+        EXPECT_GE(sub.size(), 1u);
+        EXPECT_LE(sub.size(), static_cast<std::size_t>(per)) << n << " subjects, " << per << " per task";
+        seen.insert(sub.begin(), sub.end());
       }
-      EXPECT_EQ(next, n);
+      EXPECT_EQ(seen.size(), static_cast<std::size_t>(n));
     }
   Config cfg = golden_config("subjects_per_task = 2\n");
   auto shards = slurm::plan_shards(cfg);
   ASSERT_EQ(shards.size(), 3u);
-  EXPECT_EQ(shards[0].subjects, (std::vector<std::string>{"S01"}));
-  EXPECT_EQ(shards[2].subjects, (std::vector<std::string>{"S04", "S05"}));
+  EXPECT_EQ(shards[0].subjects, (std::vector<std::string>{"S01", "S04"}));
+  EXPECT_EQ(shards[2].subjects, (std::vector<std::string>{"S03"}));
 }
 
 }  // namespace

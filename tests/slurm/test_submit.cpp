@@ -112,6 +112,11 @@ TEST(SlurmSubmit, ResumeOnlyUnfinishedShardsNotInQueue) {
   s.run_level[stage::collect] = Status::done;
   EXPECT_TRUE(slurm::plan_resume(s).nothing_to_do());
 
+  s.shards = 8;
+  p = slurm::plan_resume(s, /*config_changed=*/true);
+  EXPECT_EQ(p.shards, (std::vector<int>{0, 1, 2, 3, 5, 6, 7}));  // all but the queued shard 4
+  EXPECT_TRUE(p.gm && p.collect);
+
   s.gm_active = true;
   EXPECT_FALSE(slurm::plan_resume(s).blocked.empty());
 }

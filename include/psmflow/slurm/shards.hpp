@@ -1,6 +1,8 @@
 // How subjects are split into the shards of the Slurm array (`psmflow run --shard K/N`).
-// Shard K of N holds the subjects at config positions [floor(K*n/N), floor((K+1)*n/N)): balanced
-// contiguous blocks that depend only on (n, K, N), so `run --shard` and `status`/`resume` agree.
+// Shard K of N holds the subjects at positions K, K+N, K+2N, ... of the id-sorted list: the rule of
+// `psmflow run --shard K/N` (dist::shard_subjects), repeated here so that status and resume agree
+// with it without linking the MPI part. N = ceil(subjects / subjects_per_task), so no shard holds
+// more than subjects_per_task subjects.
 #pragma once
 #include <string>
 #include <vector>
@@ -17,8 +19,7 @@ struct Shard {
 
 // N = ceil(subjects / subjects_per_task).
 int shard_count(int subjects, int subjects_per_task);
-// [first, last) positions of shard k of n_shards over n_subjects.
-std::pair<int, int> shard_range(int n_subjects, int k, int n_shards);
+std::vector<std::string> shard_subjects(std::vector<std::string> ids, int k, int n_shards);
 std::vector<Shard> plan_shards(const Config& cfg);
 
 }  // namespace slurm

@@ -33,6 +33,8 @@ struct ResumePlan {
   std::string blocked;  // non-empty: why nothing may be submitted now
   bool nothing_to_do() const { return shards.empty() && !gm && !collect; }
 };
-ResumePlan plan_resume(const RunStatus& s);
+// config_changed: the config differs from the frozen one, so done records may be stale: every shard
+// not in the queue is resubmitted and the stages themselves skip what their hashes prove done.
+ResumePlan plan_resume(const RunStatus& s, bool config_changed = false);
 
 }  // namespace psmflow::slurm
