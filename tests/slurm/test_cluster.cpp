@@ -309,5 +309,58 @@ TEST(SlurmCluster, HostileSubjectIdIsRejectedBeforeAnythingIsSubmitted) {
   EXPECT_FALSE(fs::exists(dir / "pwned"));
 }
 
+// The real `psmflow run --shard --stage` (dist) under Slurm, with only the stage commands swapped
+// for tests/slurm/stage_standin.cpp through dist's PSMFLOW_TEST_STAGE_CMD hook: real manifest
+// records with config hashes, a failing subject, a cancelled task, then resume.
+TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
+  test::ScratchDir dir;
+  START_CLUSTER(cluster, dir / "cluster");
+  Cohort c = make_cohort(dir.path(), 4, 2, "");
+  test::write_text(c.config, read_file(c.config).substr(0, read_file(c.config).find("psmflow_bin")));
+  test::write_text(dir / "data/S02.avi", "slow\n");  // shard 1 = S02, S04
+  test::write_text(dir / "data/S04.avi", "fail\n");  // bad input: fails when its turn comes
+  ::setenv("PSMFLOW_TEST_STAGE_CMD", ("exec " + q(PSMFLOW_STAGE_STANDIN) + " \"$@\"").c_str(), 1);
+  auto sub = test::run_psmflow("submit " + q(c.config));
+  ASSERT_EQ(sub.exit_code, 0) << sub.output;
+  fs::path ckpt = c.run / "subjects/S02/psm/checkpoint";
+  ASSERT_TRUE(wait_for([&] { return fs::exists(ckpt) && std::stoi(read_file(ckpt)) >= 3; }, 90)) << logs(c.run);
+  std::string array_id = jobs_json(c.run)["rounds"][0]["arrays"][0]["job_id"];
+  ASSERT_EQ(test::run_shell("scancel " + array_id + "_1").exit_code, 0);
+  ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 120)) << logs(c.run);
+  EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["missing"], "S02,S04");
+  json s = status_json(c.run);
+  EXPECT_EQ(s["stages"]["psm"]["interrupted"], 1) << s.dump(2);
+  EXPECT_EQ(s["unfinished_shards"], json({1}));
+  std::set<std::string> problems;
+  for (const auto& p : s["problems"]) problems.insert(p["subject"].get<std::string>() + " " + p["stage"].get<std::string>() + " " + p["status"].get<std::string>());
+  EXPECT_TRUE(problems.count("S02 psm interrupted")) << s.dump(2);
+
+  std::map<fs::path, std::string> shard0;
+  for (const char* id : {"S01", "S03"})
+    for (const auto& f : fs::directory_iterator(c.run / "manifest" / id)) shard0[f.path()] = read_file(f.path());
+  auto res = test::run_psmflow("resume " + q(c.run));
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  EXPECT_NE(res.output.find("resuming shards [1], GM, collector"), std::string::npos) << res.output;
+  // The failing subject does not hold up the GM or the collector; the report lists it as missing.
+  ASSERT_TRUE(wait_for([&] { return json::parse(read_file(c.run / "report/report.json"))["done"] == "S01,S02,S03"; }, 150))
+      << logs(c.run);
+  EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["missing"], "S04");
+  s = status_json(c.run);
+  ASSERT_EQ(s["problems"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["problems"][0]["error"], "bad input: no face found in the video of S04");
+  EXPECT_EQ(s["stages"]["evaluate"]["done"], 3);
+  ::unsetenv("PSMFLOW_TEST_STAGE_CMD");
+  std::ifstream log(c.run / "subjects/S02/psm/epochs.log");
+  std::vector<int> epochs;
+  std::set<std::string> pids;
+  int e;
+  std::string word, pid;
+  while (log >> e >> word >> pid) epochs.push_back(e), pids.insert(pid);
+  EXPECT_EQ(epochs, one_to(20)) << "training continues from its checkpoint";
+  EXPECT_EQ(pids.size(), 2u);
+  EXPECT_EQ((*record(c.run, "S02", "psm"))["attempt"], 2);
+  for (const auto& [p, text] : shard0) EXPECT_EQ(read_file(p), text) << p << " was rewritten: shard 0 was rerun";
+}
+
 }  // namespace
 }  // namespace psmflow
