@@ -2,8 +2,8 @@
 // Slurm tests through dist's PSMFLOW_TEST_STAGE_CMD hook, so that the real `psmflow run --shard
 // --stage` orchestrates under Slurm before the real stages land. Each stage goes through the real
 // manifest (run_stage, config stage hashes, output checksums) and writes a small output file.
-// A subject whose input file says "fail" fails preprocessing (bad input); "slow" trains for
-// 20 x 0.3 s epochs with a checkpoint per epoch and records "interrupted" on SIGTERM/SIGUSR2.
+// A subject whose input file says "fail" fails preprocessing (bad input); "slow [N]" trains for
+// N (20) x 0.3 s epochs with a checkpoint per epoch and records "interrupted" on SIGTERM/SIGUSR2.
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -48,13 +48,13 @@ StageResult write_output(const fs::path& p, const std::string& text) {
 }
 
 // Resumable training: one checkpoint per epoch; a signal records "interrupted" and exits 3.
-int train_slow(Manifest& m, const RunDir& run, const Config& cfg, const std::string& id) {
+int train_slow(Manifest& m, const RunDir& run, const Config& cfg, const std::string& id, int epochs) {
   if (m.is_done(id, stage::psm, "standin", cfg.stage_hash(stage::psm))) return 0;
   Record r = m.begin(id, stage::psm, "standin", cfg.stage_hash(stage::psm));
   fs::path ckpt = run.psm_dir(id) / "checkpoint";
   fs::create_directories(ckpt.parent_path());
   int epoch = fs::exists(ckpt) ? std::stoi(read_file(ckpt)) : 0;
-  for (; epoch < 20; ++epoch) {
+  for (; epoch < epochs; ++epoch) {
     for (int t = 0; t < 3 && !g_stop; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (g_stop) {
       m.finish_failed(r, "interrupted at epoch " + std::to_string(epoch) + "; checkpoint kept", Status::interrupted);
@@ -101,7 +101,8 @@ int run(const Args& a) {
   if (a.command == "train" && (a.mode == "gm" || a.mode == "gm-ctl"))
     return stage(kRunScope, stage::gm, [&] { return write_output(run.gm_dir() / "model.pt", "gm"); },
                  ready(stage::preprocess));
-  if (a.command == "train" && behaviour.rfind("slow", 0) == 0) return train_slow(m, run, cfg, id);
+  if (a.command == "train" && behaviour.rfind("slow", 0) == 0)
+    return train_slow(m, run, cfg, id, behaviour.size() > 5 ? std::stoi(behaviour.substr(5)) : 20);
   if (a.command == "train")
     return stage(id, stage::psm, [&] { return write_output(run.psm_dir(id) / "checkpoint", "psm of " + id); });
   if (a.command == "embed" && a.model == "gm")

@@ -63,9 +63,11 @@ struct Cohort {
   fs::path run;
 };
 
-// n subjects with empty "videos" (the stand-in does not read them); behaviour: id -> fail|slow.
+// n subjects with empty "videos" (the stand-ins do not decode them); behaviour: id -> fail|slow for
+// standin.sh. shell_standin = false keeps the real `psmflow run` (stages swapped by the test hook).
 Cohort make_cohort(const fs::path& dir, int n, int per_task, const std::string& slurm_extra,
-                   const std::map<std::string, std::string>& behaviour = {}, const fs::path& run_name = "run") {
+                   const std::map<std::string, std::string>& behaviour = {}, const fs::path& run_name = "run",
+                   bool shell_standin = true) {
   Cohort c{dir / "cohort.toml", dir / run_name};
   std::string ids;
   std::string list;
@@ -77,8 +79,8 @@ Cohort make_cohort(const fs::path& dir, int n, int per_task, const std::string& 
   }
   test::write_text(c.config, "[run]\nrun_dir = \"run\"\n[data]\nids = [" + ids + "]\ninput = \"data/{id}.avi\"\n"
                              "[slurm]\nsubjects_per_task = " + std::to_string(per_task) +
-                             "\ncpus_per_task = 1\nmem = \"100M\"\npsmflow_bin = \"" +
-                             kStandin.string() + "\"\n" +
+                             "\ncpus_per_task = 1\nmem = \"100M\"\n" +
+                             (shell_standin ? "psmflow_bin = \"" + kStandin.string() + "\"\n" : "") +
                              (slurm_extra.find("time =") == std::string::npos ? "time = \"00:05:00\"\n" : "") + slurm_extra);
   test::write_text(c.run / "standin/subjects", list);
   test::write_text(c.run / "standin/epoch_s", "0.2");
@@ -315,8 +317,7 @@ TEST(SlurmCluster, HostileSubjectIdIsRejectedBeforeAnythingIsSubmitted) {
 TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
   test::ScratchDir dir;
   START_CLUSTER(cluster, dir / "cluster");
-  Cohort c = make_cohort(dir.path(), 4, 2, "");
-  test::write_text(c.config, read_file(c.config).substr(0, read_file(c.config).find("psmflow_bin")));
+  Cohort c = make_cohort(dir.path(), 4, 2, "", {}, "run", false);
   test::write_text(dir / "data/S02.avi", "slow\n");  // shard 1 = S02, S04
   test::write_text(dir / "data/S04.avi", "fail\n");  // bad input: fails when its turn comes
   ::setenv("PSMFLOW_TEST_STAGE_CMD", ("exec " + q(PSMFLOW_STAGE_STANDIN) + " \"$@\"").c_str(), 1);
@@ -360,6 +361,32 @@ TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
   EXPECT_EQ(pids.size(), 2u);
   EXPECT_EQ((*record(c.run, "S02", "psm"))["attempt"], 2);
   for (const auto& [p, text] : shard0) EXPECT_EQ(read_file(p), text) << p << " was rewritten: shard 0 was rerun";
+}
+
+// The time-limit signal through the real `psmflow run`: USR2 reaches the step, the stage checkpoints
+// and records "interrupted", the task requeues itself and the next run continues from the checkpoint.
+TEST(SlurmCluster, RealRunTimeLimitRequeueContinuesFromCheckpoint) {
+  test::ScratchDir dir;
+  START_CLUSTER(cluster, dir / "cluster");
+  Cohort c = make_cohort(dir.path(), 1, 1, "time = \"00:01:00\"\nsignal_lead_s = 50\nmax_requeues = 4\n", {}, "run",
+                         false);
+  test::write_text(dir / "data/S01.avi", "slow 150\n");  // 45 s of training: longer than one run gets
+  ::setenv("PSMFLOW_TEST_STAGE_CMD", ("exec " + q(PSMFLOW_STAGE_STANDIN) + " \"$@\"").c_str(), 1);
+  auto sub = test::run_psmflow("submit " + q(c.config));
+  ::unsetenv("PSMFLOW_TEST_STAGE_CMD");
+  ASSERT_EQ(sub.exit_code, 0) << sub.output;
+  ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 240)) << logs(c.run);
+  std::string events = read_file(c.run / "slurm/events.jsonl");
+  EXPECT_NE(events.find("\"event\":\"requeue\""), std::string::npos) << events;
+  std::ifstream log(c.run / "subjects/S01/psm/epochs.log");
+  std::vector<int> epochs;
+  std::set<std::string> pids;
+  int e;
+  std::string word, pid;
+  while (log >> e >> word >> pid) epochs.push_back(e), pids.insert(pid);
+  EXPECT_EQ(epochs, one_to(150)) << "each epoch once: every run continued from the checkpoint";
+  EXPECT_GE(pids.size(), 2u);
+  EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["done"], "S01");
 }
 
 }  // namespace
