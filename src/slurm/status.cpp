@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -50,6 +51,19 @@ void read_scheduler(const std::optional<JobsFile>& jobs, Scheduler* scheduler, R
   if (!states) return;
   s.scheduler_checked = true;
   for (const auto& j : *states) s.job_states[j.id] = j.state;
+}
+
+// The batch scripts' preemption handler appends one JSON line per signal, requeue or give-up.
+void read_events(const fs::path& file, RunStatus& s) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) continue;  // a line cut short by a crash
+    std::string event = j.value("event", "");
+    if (event == "requeue") ++s.requeues;
+    if (event == "gave-up") s.gave_up.push_back(j.value("job", ""));
+  }
 }
 
 bool active(const RunStatus& s, const std::string& job) {
@@ -101,6 +115,7 @@ RunStatus read_status(const Config& cfg, const Manifest& m, const std::optional<
   }
   s.run_level[stage::gm] = stage_status(m, kRunScope, stage::gm, gm_job, s);
   s.run_level[stage::collect] = stage_status(m, kRunScope, stage::collect, collect_job, s);
+  read_events(m.run().slurm_dir() / "events.jsonl", s);
   s.gm_active = active(s, gm_job);
   s.collect_active = active(s, collect_job);
   return s;
@@ -124,6 +139,9 @@ std::string format_status(const RunStatus& s) {
   for (const auto& p : s.problems)
     out += fmt::format("  {} {} {}: {}\n", p.subject, p.stage, to_string(p.status), p.error);
   if (!s.unfinished_shards.empty()) out += fmt::format("unfinished shards: {}\n", fmt::join(s.unfinished_shards, " "));
+  if (s.requeues > 0 || !s.gave_up.empty())
+    out += fmt::format("preemption/time limit: {} requeue(s); gave up after max_requeues: {}\n", s.requeues,
+                       s.gave_up.empty() ? "none" : fmt::format("{}", fmt::join(s.gave_up, " ")));
   if (s.scheduler_checked) {
     int live = 0;
     for (const auto& [id, st] : s.job_states) live += is_active_state(st);
@@ -157,6 +175,8 @@ nlohmann::json status_json(const RunStatus& s) {
           {"unfinished_shards", s.unfinished_shards},
           {"active_shards", s.active_shards},
           {"scheduler_checked", s.scheduler_checked},
+          {"requeues", s.requeues},
+          {"gave_up", s.gave_up},
           {"jobs", s.job_states}};
 }
 

@@ -275,6 +275,9 @@ TEST(SlurmCluster, TimeLimitSignalCheckpointsRequeuesAndCompletes) {
   EXPECT_NE(events.find("\"event\":\"signal\""), std::string::npos) << events;
   EXPECT_NE(events.find("\"event\":\"requeue\""), std::string::npos) << events;
   EXPECT_EQ(events.find("gave-up"), std::string::npos) << events;
+  json s = status_json(c.run);
+  EXPECT_GE(s["requeues"], 1);
+  EXPECT_EQ(s["gave_up"], json::array());
   auto [epochs, runs] = epochs_trained(c.run, "S01");
   EXPECT_EQ(epochs, one_to(50)) << "each epoch once: the requeued task continued from the checkpoint";
   EXPECT_GE(runs.size(), 2u);

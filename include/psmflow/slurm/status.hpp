@@ -38,6 +38,8 @@ struct RunStatus {
   bool gm_active = false, collect_active = false;
   bool scheduler_checked = false;  // jobs.json present and the scheduler answered
   std::map<std::string, std::string> job_states;  // task/job id -> state, from the one query
+  int requeues = 0;                   // preemption / time-limit requeues (slurm/events.jsonl)
+  std::vector<std::string> gave_up;   // jobs that hit max_requeues
   int subjects = 0, shards = 0;
 };
 
