@@ -219,6 +219,10 @@ TEST(SlurmCluster, CancelledTaskIsInterruptedAndResumeRerunsOnlyItsShard) {
   std::map<fs::path, std::string> shard0;
   for (const char* id : {"S01", "S03"})
     for (const auto& f : fs::directory_iterator(c.run / "manifest" / id)) shard0[f.path()] = read_file(f.path());
+  auto dry = test::run_psmflow("resume --dry-run " + q(c.run));
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("SHARDS=(1)\n"), std::string::npos) << dry.output;
+  EXPECT_EQ(jobs_json(c.run)["rounds"].size(), 1u) << "a dry run submitted something";
   auto res = test::run_psmflow("resume " + q(c.run));
   ASSERT_EQ(res.exit_code, 0) << res.output;
   EXPECT_NE(res.output.find("resuming shards [1], GM, collector"), std::string::npos) << res.output;

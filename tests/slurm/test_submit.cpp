@@ -132,5 +132,39 @@ TEST(SlurmSubmit, DamagedJobsFileIsAClearError) {
   }
 }
 
+TEST(SlurmSubmit, SbatchParsableOutputAndFailures) {
+  std::vector<std::string> seen;
+  slurm::CommandOutput reply{0, "4812;clusterA\n", ""};
+  slurm::SlurmScheduler sched([&](const std::vector<std::string>& argv, const fs::path&) {
+    seen = argv;
+    return reply;
+  });
+  EXPECT_EQ(sched.submit("/r/gm.sbatch", {"7", "8"}, "/r"), "4812");
+  EXPECT_EQ(seen, (std::vector<std::string>{"sbatch", "--parsable", "--dependency=afterany:7:8", "/r/gm.sbatch"}));
+  reply = {1, "", "sbatch: error: Batch job submission failed: Invalid account or account/partition combination"};
+  try {
+    sched.submit("/r/array-0.sbatch", {}, "/r");
+    ADD_FAILURE() << "failed sbatch accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("Invalid account"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/r/array-0.sbatch"), std::string::npos) << e.what();
+  }
+  reply = {1, "", "scontrol: error: Unable to contact slurm controller"};
+  EXPECT_THROW(sched.max_array_size(), UsageError);
+}
+
+TEST(SlurmSubmit, CliDryRunPrintsScriptsAndCreatesNothing) {
+  test::ScratchDir dir;
+  test::write_text(dir / "v/A.avi", "");
+  test::write_text(dir / "v/B.avi", "");
+  test::write_text(dir / "c.toml", "[run]\nrun_dir = \"run\"\n[data]\nids = [\"A\", \"B\"]\ninput = \"v/{id}.avi\"\n");
+  auto r = test::run_psmflow("submit --dry-run " + test::shell_quote((dir / "c.toml").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const char* part : {"array-0.sbatch =====", "gm.sbatch =====", "collect.sbatch =====", "#SBATCH --array=0-1\n",
+                           "--shard \"$shard/$SHARD_COUNT\" --stage subject", "# would run: cd "})
+    EXPECT_NE(r.output.find(part), std::string::npos) << part << "\n" << r.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
 }  // namespace
 }  // namespace psmflow
