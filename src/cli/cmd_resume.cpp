@@ -23,8 +23,10 @@ Config resume_config(const fs::path& root, const slurm::JobsFile& jobs, bool& ch
   cfg.run.run_dir = root;
   changed = read_file(root / "config.sha256") != cfg.hash;
   if (changed)
-    spdlog::warn("{} changed since the run was submitted: every shard is resubmitted and each stage redoes only "
-                 "what its settings change", jobs.config.string());
+    spdlog::warn(
+        "{} changed since the run was submitted: every shard is resubmitted and each stage redoes only "
+        "what its settings change",
+        jobs.config.string());
   int shards = static_cast<int>(slurm::plan_shards(cfg).size());
   if (shards != jobs.shard_count)
     throw UsageError(fmt::format("{}: now gives {} shards, the submitted run had {}; submit a new run instead",
@@ -63,8 +65,9 @@ int run_resume(const ResumeOptions& opt) {
 Command add_resume(CLI::App& root) {
   static ResumeOptions opt;
   CLI::App* sub = root.add_subcommand(
-      "resume", "Resubmit only what is not done: shards with unfinished subjects as a fresh, smaller array, then "
-                "the GM and the collector as needed; finished stages are skipped by their manifest records");
+      "resume",
+      "Resubmit only what is not done: shards with unfinished subjects as a fresh, smaller array, then "
+      "the GM and the collector as needed; finished stages are skipped by their manifest records");
   sub->add_option("run_dir", opt.run_dir, "Run directory")->required();
   sub->add_flag("--dry-run", opt.dry_run, "Print the scripts and sbatch commands; submit nothing");
   return {sub, [] { return run_resume(opt); }};

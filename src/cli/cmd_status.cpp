@@ -21,8 +21,10 @@ int run_status(const StatusOptions& opt) {
   slurm::SlurmScheduler scheduler;
   Manifest manifest{RunDir(root)};
   slurm::RunStatus s = slurm::read_status(cfg, manifest, jobs, opt.no_slurm ? nullptr : &scheduler);
-  if (opt.json) std::cout << slurm::status_json(s).dump(2) << "\n";
-  else std::cout << "run " << root.string() << ": " << slurm::format_status(s);
+  if (opt.json)
+    std::cout << slurm::status_json(s).dump(2) << "\n";
+  else
+    std::cout << "run " << root.string() << ": " << slurm::format_status(s);
   return kExitOk;
 }
 
@@ -31,8 +33,9 @@ int run_status(const StatusOptions& opt) {
 Command add_status(CLI::App& root) {
   static StatusOptions opt;
   CLI::App* sub = root.add_subcommand(
-      "status", "Per stage: done / running / failed / interrupted / pending counts, failed subjects with their "
-                "errors; the manifest is the truth, Slurm is asked once (squeue) whether running work still runs");
+      "status",
+      "Per stage: done / running / failed / interrupted / pending counts, failed subjects with their "
+      "errors; the manifest is the truth, Slurm is asked once (squeue) whether running work still runs");
   sub->add_option("run_dir", opt.run_dir, "Run directory")->required();
   sub->add_flag("--json", opt.json, "Machine-readable output");
   sub->add_flag("--no-slurm", opt.no_slurm, "Do not ask Slurm; read the manifest only");

@@ -42,7 +42,8 @@ void drain(int out_fd, int err_fd, CommandOutput& r) {
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) dest[i]->append(buf, static_cast<std::size_t>(n));
+      if (n > 0)
+        dest[i]->append(buf, static_cast<std::size_t>(n));
       else if (n == 0 || errno != EINTR) {
         ::close(fds[i].fd);
         fds[i].fd = -1;

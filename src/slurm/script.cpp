@@ -82,8 +82,10 @@ ScriptContext make_context(const Config& cfg, const fs::path& run_dir) {
   ctx.run_dir = fs::absolute(run_dir).lexically_normal();
   ctx.config_file = fs::absolute(cfg.file).lexically_normal();
   ctx.templates = cfg.slurm.templates.empty() ? fs::path(PSMFLOW_SOURCE_DIR) / "slurm" : cfg.slurm.templates;
-  if (!cfg.slurm.psmflow_bin.empty()) ctx.psmflow_bin = fs::absolute(cfg.slurm.psmflow_bin);
-  else ctx.psmflow_bin = fs::read_symlink("/proc/self/exe");
+  if (!cfg.slurm.psmflow_bin.empty())
+    ctx.psmflow_bin = fs::absolute(cfg.slurm.psmflow_bin);
+  else
+    ctx.psmflow_bin = fs::read_symlink("/proc/self/exe");
   ctx.job_tag = sha256_hex(ctx.run_dir.string()).substr(0, 6);
   return ctx;
 }
@@ -96,7 +98,10 @@ std::string array_script(const ScriptContext& ctx, const std::vector<int>& shard
   std::string map;
   for (int k : shard_map) map += (map.empty() ? "" : " ") + std::to_string(k);
   std::string gpus = s.gpus_per_task > 0 ? sbatch_line("--gres=gpu:" + std::to_string(s.gpus_per_task)) : "";
-  v.insert({{"ARRAY", array}, {"TIME", s.time}, {"SBATCH_GPUS", gpus}, {"SHARD_MAP", map},
+  v.insert({{"ARRAY", array},
+            {"TIME", s.time},
+            {"SBATCH_GPUS", gpus},
+            {"SHARD_MAP", map},
             {"SHARD_COUNT", std::to_string(ctx.shard_count)}});
   return render(ctx, "array.sbatch", v);
 }

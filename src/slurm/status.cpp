@@ -13,7 +13,8 @@
 namespace psmflow::slurm {
 namespace {
 
-const std::vector<Status> kOrder = {Status::done, Status::running, Status::failed, Status::interrupted, Status::pending};
+const std::vector<Status> kOrder = {Status::done, Status::running, Status::failed, Status::interrupted,
+                                    Status::pending};
 
 bool is_running_state(const std::string& s) { return s == "RUNNING" || s == "COMPLETING" || s == "CONFIGURING"; }
 
@@ -88,9 +89,9 @@ const std::vector<std::string>& run_stages() {
 }
 
 bool is_active_state(const std::string& st) {
-  static const std::set<std::string> live = {"PENDING",  "RUNNING",      "CONFIGURING", "COMPLETING", "REQUEUED",
-                                             "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SUSPENDED", "SIGNALING",
-                                             "STAGE_OUT"};
+  static const std::set<std::string> live = {"PENDING",   "RUNNING",      "CONFIGURING", "COMPLETING",
+                                             "REQUEUED",  "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
+                                             "SUSPENDED", "SIGNALING",    "STAGE_OUT"};
   return live.count(st) > 0;
 }
 
@@ -166,7 +167,8 @@ nlohmann::json status_json(const RunStatus& s) {
   for (const auto& [stage, st] : s.run_level) run[stage] = to_string(st);
   json problems = json::array();
   for (const auto& p : s.problems)
-    problems.push_back({{"subject", p.subject}, {"stage", p.stage}, {"status", to_string(p.status)}, {"error", p.error}});
+    problems.push_back(
+        {{"subject", p.subject}, {"stage", p.stage}, {"status", to_string(p.status)}, {"error", p.error}});
   return {{"subjects", s.subjects},
           {"shards", s.shards},
           {"stages", stages},

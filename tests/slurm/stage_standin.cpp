@@ -33,10 +33,14 @@ Args parse(int argc, char** argv) {
                                               {"--mode", &a.mode},   {"--model", &a.model},  {"--threads", nullptr}};
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--config") a.config = v;
-    else if (k == "--run-dir") a.run_dir = v;
-    else if (!opts.count(k)) throw UsageError("stage_standin: unknown option " + k);
-    else if (opts[k]) *opts[k] = v;
+    if (k == "--config")
+      a.config = v;
+    else if (k == "--run-dir")
+      a.run_dir = v;
+    else if (!opts.count(k))
+      throw UsageError("stage_standin: unknown option " + k);
+    else if (opts[k])
+      *opts[k] = v;
   }
   return a;
 }
@@ -99,28 +103,32 @@ int run(const Args& a) {
       return write_output(run.frames(id), "frames of " + id);
     });
   if (a.command == "train" && (a.mode == "gm" || a.mode == "gm-ctl"))
-    return stage(kRunScope, stage::gm, [&] { return write_output(run.gm_dir() / "model.pt", "gm"); },
-                 ready(stage::preprocess));
+    return stage(
+        kRunScope, stage::gm, [&] { return write_output(run.gm_dir() / "model.pt", "gm"); }, ready(stage::preprocess));
   if (a.command == "train" && behaviour.rfind("slow", 0) == 0)
     return train_slow(m, run, cfg, id, behaviour.size() > 5 ? std::stoi(behaviour.substr(5)) : 20);
   if (a.command == "train")
     return stage(id, stage::psm, [&] { return write_output(run.psm_dir(id) / "checkpoint", "psm of " + id); });
   if (a.command == "embed" && a.model == "gm")
-    return stage(id, stage::embed_gm, [&] { return write_output(run.subject_dir(id) / "embeddings-gm.txt", "gm emb"); });
+    return stage(id, stage::embed_gm,
+                 [&] { return write_output(run.subject_dir(id) / "embeddings-gm.txt", "gm emb"); });
   if (a.command == "embed")
     return stage(id, stage::embed, [&] { return write_output(run.embeddings(id), "embeddings of " + id); });
-  if (a.command == "evaluate")
-    return stage(id, stage::evaluate, [&] { return write_output(run.eval_json(id), "{}"); });
+  if (a.command == "evaluate") return stage(id, stage::evaluate, [&] { return write_output(run.eval_json(id), "{}"); });
   if (a.command == "collect")
-    return stage(kRunScope, stage::collect, [&] {
-      std::string done, missing;
-      for (const auto& s : cfg.data.subjects) {
-        auto r = m.get(s.id, stage::evaluate);
-        std::string& list = r && r->status == Status::done ? done : missing;
-        list += (list.empty() ? "" : ",") + s.id;
-      }
-      return write_output(run.report_dir() / "report.json", "{\"done\": \"" + done + "\", \"missing\": \"" + missing + "\"}\n");
-    }, ready(stage::evaluate));
+    return stage(
+        kRunScope, stage::collect,
+        [&] {
+          std::string done, missing;
+          for (const auto& s : cfg.data.subjects) {
+            auto r = m.get(s.id, stage::evaluate);
+            std::string& list = r && r->status == Status::done ? done : missing;
+            list += (list.empty() ? "" : ",") + s.id;
+          }
+          return write_output(run.report_dir() / "report.json",
+                              "{\"done\": \"" + done + "\", \"missing\": \"" + missing + "\"}\n");
+        },
+        ready(stage::evaluate));
   throw UsageError("stage_standin: unknown command " + a.command);
 }
 

@@ -47,15 +47,17 @@ class Cluster {
 };
 
 bool cluster_possible(std::string& why) {
-  if (::geteuid() != 0) why = "the private Slurm cluster needs root";
-  else if (test::run_shell("command -v slurmctld slurmd sbatch").exit_code != 0) why = "slurm-wlm is not installed";
+  if (::geteuid() != 0)
+    why = "the private Slurm cluster needs root";
+  else if (test::run_shell("command -v slurmctld slurmd sbatch").exit_code != 0)
+    why = "slurm-wlm is not installed";
   return why.empty();
 }
 
-#define START_CLUSTER(var, ...)                                   \
-  std::string why_;                                               \
-  if (!cluster_possible(why_)) GTEST_SKIP() << why_;              \
-  Cluster var(__VA_ARGS__);                                       \
+#define START_CLUSTER(var, ...)                      \
+  std::string why_;                                  \
+  if (!cluster_possible(why_)) GTEST_SKIP() << why_; \
+  Cluster var(__VA_ARGS__);                          \
   ASSERT_TRUE(var.up()) << var.output();
 
 struct Cohort {
@@ -77,11 +79,13 @@ Cohort make_cohort(const fs::path& dir, int n, int per_task, const std::string& 
     ids += (i > 1 ? ", \"" : "\"") + id + "\"";
     list += id + "\n";
   }
-  test::write_text(c.config, "[run]\nrun_dir = \"run\"\n[data]\nids = [" + ids + "]\ninput = \"data/{id}.avi\"\n"
-                             "[slurm]\nsubjects_per_task = " + std::to_string(per_task) +
-                             "\ncpus_per_task = 1\nmem = \"100M\"\n" +
-                             (shell_standin ? "psmflow_bin = \"" + kStandin.string() + "\"\n" : "") +
-                             (slurm_extra.find("time =") == std::string::npos ? "time = \"00:05:00\"\n" : "") + slurm_extra);
+  test::write_text(c.config, "[run]\nrun_dir = \"run\"\n[data]\nids = [" + ids +
+                                 "]\ninput = \"data/{id}.avi\"\n"
+                                 "[slurm]\nsubjects_per_task = " +
+                                 std::to_string(per_task) + "\ncpus_per_task = 1\nmem = \"100M\"\n" +
+                                 (shell_standin ? "psmflow_bin = \"" + kStandin.string() + "\"\n" : "") +
+                                 (slurm_extra.find("time =") == std::string::npos ? "time = \"00:05:00\"\n" : "") +
+                                 slurm_extra);
   test::write_text(c.run / "standin/subjects", list);
   test::write_text(c.run / "standin/epoch_s", "0.2");
   for (const auto& [id, what] : behaviour) test::write_text(c.run / "standin" / id, what + "\n");
@@ -155,8 +159,8 @@ TEST(SlurmCluster, CohortOfFourInTwoShardsCompletes) {
   const fs::path run_name = "run 'q' $(touch pwned) `touch pwned2` ;x";
   Cohort c = make_cohort(dir.path(), 4, 2, "", {{"S02", "slow"}}, run_name);
   test::write_text(c.run / "standin/slow_epochs", "8");
-  auto sub = test::run_shell("cd " + q(dir.path()) + " && " + q(test::psmflow_binary()) + " submit cohort.toml --run-dir " +
-                             q(c.run));
+  auto sub = test::run_shell("cd " + q(dir.path()) + " && " + q(test::psmflow_binary()) +
+                             " submit cohort.toml --run-dir " + q(c.run));
   ASSERT_EQ(sub.exit_code, 0) << sub.output;
   ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 120)) << logs(c.run);
 
@@ -170,9 +174,11 @@ TEST(SlurmCluster, CohortOfFourInTwoShardsCompletes) {
 
   // afterany: the GM started after every shard finished, the collector after the GM.
   std::string last_embed;
-  for (const char* id : {"S01", "S02", "S03", "S04"}) last_embed = std::max(last_embed, (*record(c.run, id, "embed"))["finished"].get<std::string>());
+  for (const char* id : {"S01", "S02", "S03", "S04"})
+    last_embed = std::max(last_embed, (*record(c.run, id, "embed"))["finished"].get<std::string>());
   EXPECT_GE((*record(c.run, "_run", "gm"))["started"].get<std::string>(), last_embed);
-  EXPECT_GE((*record(c.run, "_run", "collect"))["started"].get<std::string>(), (*record(c.run, "_run", "gm"))["finished"].get<std::string>());
+  EXPECT_GE((*record(c.run, "_run", "collect"))["started"].get<std::string>(),
+            (*record(c.run, "_run", "gm"))["finished"].get<std::string>());
 
   json s = status_json(c.run);
   for (const char* st : {"preprocess", "psm", "embed"}) EXPECT_EQ(s["stages"][st]["done"], 4) << s.dump(2);
@@ -187,7 +193,8 @@ TEST(SlurmCluster, CohortOfFourInTwoShardsCompletes) {
     EXPECT_FALSE(fs::exists(p)) << p;
 
   // Status asks Slurm once (a counting squeue in front of the real one).
-  test::write_text(dir / "shim/squeue", "#!/bin/sh\necho call >> " + q(dir / "squeue.calls") + "\nexec /usr/bin/squeue \"$@\"\n");
+  test::write_text(dir / "shim/squeue",
+                   "#!/bin/sh\necho call >> " + q(dir / "squeue.calls") + "\nexec /usr/bin/squeue \"$@\"\n");
   fs::permissions(dir / "shim/squeue", fs::perms::owner_all);
   auto st = test::run_shell("PATH=" + q(dir / "shim") + ":$PATH " + q(test::psmflow_binary()) + " status " + q(c.run));
   EXPECT_EQ(st.exit_code, 0) << st.output;
@@ -231,9 +238,12 @@ TEST(SlurmCluster, CancelledTaskIsInterruptedAndResumeRerunsOnlyItsShard) {
   EXPECT_EQ(jobs["rounds"][1]["kind"], "resume");
   ASSERT_EQ(jobs["rounds"][1]["arrays"].size(), 1u);
   EXPECT_EQ(jobs["rounds"][1]["arrays"][0]["shards"], json({1}));
-  ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "S04", "embed") && stage_done(c.run, "_run", "collect") &&
-                                    json::parse(read_file(c.run / "report/report.json"))["missing"] == ""; },
-                       120))
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return stage_done(c.run, "S04", "embed") && stage_done(c.run, "_run", "collect") &&
+               json::parse(read_file(c.run / "report/report.json"))["missing"] == "";
+      },
+      120))
       << logs(c.run);
 
   auto [epochs, runs] = epochs_trained(c.run, "S02");
@@ -269,7 +279,8 @@ TEST(SlurmCluster, TimeLimitSignalCheckpointsRequeuesAndCompletes) {
   START_CLUSTER(cluster, dir / "cluster");
   // USR2 50 s before a 1-minute limit arrives 10 to 40 s into each run (slurmctld checks limits every
   // 30 s); 50 one-second epochs cannot finish in one run, so at least one requeue must happen.
-  Cohort c = make_cohort(dir.path(), 1, 1, "time = \"00:01:00\"\nsignal_lead_s = 50\nmax_requeues = 4\n", {{"S01", "slow"}});
+  Cohort c =
+      make_cohort(dir.path(), 1, 1, "time = \"00:01:00\"\nsignal_lead_s = 50\nmax_requeues = 4\n", {{"S01", "slow"}});
   test::write_text(c.run / "standin/slow_epochs", "50");
   test::write_text(c.run / "standin/epoch_s", "1");
   auto sub = test::run_psmflow("submit " + q(c.config));
@@ -301,7 +312,8 @@ TEST(SlurmCluster, ArraysSplitAtTheClustersMaxArraySize) {
   EXPECT_EQ(arrays[2]["shards"], json({4}));
   EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["done"], "S01,S02,S03,S04,S05");
   std::string last_embed;
-  for (const char* id : {"S01", "S02", "S03", "S04", "S05"}) last_embed = std::max(last_embed, (*record(c.run, id, "embed"))["finished"].get<std::string>());
+  for (const char* id : {"S01", "S02", "S03", "S04", "S05"})
+    last_embed = std::max(last_embed, (*record(c.run, id, "embed"))["finished"].get<std::string>());
   EXPECT_GE((*record(c.run, "_run", "gm"))["started"].get<std::string>(), last_embed);
 }
 
@@ -309,7 +321,8 @@ TEST(SlurmCluster, HostileSubjectIdIsRejectedBeforeAnythingIsSubmitted) {
   test::ScratchDir dir;
   START_CLUSTER(cluster, dir / "cluster");
   test::write_text(dir / "v.avi", "");
-  test::write_text(dir / "bad.toml", "[run]\nrun_dir = \"run\"\n[[data.subject]]\nid = \"S1$(touch pwned)\"\ninput = \"v.avi\"\n");
+  test::write_text(dir / "bad.toml",
+                   "[run]\nrun_dir = \"run\"\n[[data.subject]]\nid = \"S1$(touch pwned)\"\ninput = \"v.avi\"\n");
   auto r = test::run_psmflow("submit " + q(dir / "bad.toml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("bad.toml:3: key 'data.subject.id'"), std::string::npos) << r.output;
@@ -340,7 +353,9 @@ TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
   EXPECT_EQ(s["stages"]["psm"]["interrupted"], 1) << s.dump(2);
   EXPECT_EQ(s["unfinished_shards"], json({1}));
   std::set<std::string> problems;
-  for (const auto& p : s["problems"]) problems.insert(p["subject"].get<std::string>() + " " + p["stage"].get<std::string>() + " " + p["status"].get<std::string>());
+  for (const auto& p : s["problems"])
+    problems.insert(p["subject"].get<std::string>() + " " + p["stage"].get<std::string>() + " " +
+                    p["status"].get<std::string>());
   EXPECT_TRUE(problems.count("S02 psm interrupted")) << s.dump(2);
 
   std::map<fs::path, std::string> shard0;
@@ -350,7 +365,8 @@ TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
   ASSERT_EQ(res.exit_code, 0) << res.output;
   EXPECT_NE(res.output.find("resuming shards [1], GM, collector"), std::string::npos) << res.output;
   // The failing subject does not hold up the GM or the collector; the report lists it as missing.
-  ASSERT_TRUE(wait_for([&] { return json::parse(read_file(c.run / "report/report.json"))["done"] == "S01,S02,S03"; }, 150))
+  ASSERT_TRUE(
+      wait_for([&] { return json::parse(read_file(c.run / "report/report.json"))["done"] == "S01,S02,S03"; }, 150))
       << logs(c.run);
   EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["missing"], "S04");
   s = status_json(c.run);
@@ -375,8 +391,8 @@ TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
 TEST(SlurmCluster, RealRunTimeLimitRequeueContinuesFromCheckpoint) {
   test::ScratchDir dir;
   START_CLUSTER(cluster, dir / "cluster");
-  Cohort c = make_cohort(dir.path(), 1, 1, "time = \"00:01:00\"\nsignal_lead_s = 50\nmax_requeues = 4\n", {}, "run",
-                         false);
+  Cohort c =
+      make_cohort(dir.path(), 1, 1, "time = \"00:01:00\"\nsignal_lead_s = 50\nmax_requeues = 4\n", {}, "run", false);
   test::write_text(dir / "data/S01.avi", "slow 150\n");  // 45 s of training: longer than one run gets
   ::setenv("PSMFLOW_TEST_STAGE_CMD", ("exec " + q(PSMFLOW_STAGE_STANDIN) + " \"$@\"").c_str(), 1);
   auto sub = test::run_psmflow("submit " + q(c.config));

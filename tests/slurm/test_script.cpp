@@ -17,9 +17,10 @@ namespace {
 const fs::path kTestDir = PSMFLOW_SLURM_TEST_DIR;
 
 Config golden_config(const std::string& slurm_section) {
-  std::string text = "[run]\nrun_dir = \"/runs/golden\"\n[data]\nids = [\"S01\", \"S02\", \"S03\", \"S04\", \"S05\"]\n"
-                     "input = \"/data/{id}.avi\"\n[slurm]\npsmflow_bin = \"/opt/psmflow/bin/psmflow\"\n" +
-                     slurm_section;
+  std::string text =
+      "[run]\nrun_dir = \"/runs/golden\"\n[data]\nids = [\"S01\", \"S02\", \"S03\", \"S04\", \"S05\"]\n"
+      "input = \"/data/{id}.avi\"\n[slurm]\npsmflow_bin = \"/opt/psmflow/bin/psmflow\"\n" +
+      slurm_section;
   return parse_config(text, "/configs/golden.toml", /*check_files=*/false);
 }
 
@@ -72,7 +73,8 @@ TEST(SlurmScript, HostilePathsAreQuotedNotExecuted) {
   cfg.run.run_dir = run;
   cfg.file = scratch.path() / "cfg $(touch pwned3)'.toml";
   auto ctx = context(cfg);
-  for (const std::string& script : {slurm::array_script(ctx, {0, 1}, ""), slurm::gm_script(ctx), slurm::collect_script(ctx)}) {
+  for (const std::string& script :
+       {slurm::array_script(ctx, {0, 1}, ""), slurm::gm_script(ctx), slurm::collect_script(ctx)}) {
     test::write_text(scratch / "s.sh", script);
     auto syntax = test::run_shell("bash -n " + test::shell_quote((scratch / "s.sh").string()));
     EXPECT_EQ(syntax.exit_code, 0) << syntax.output;
@@ -118,11 +120,13 @@ TEST(SlurmScript, UserTemplatesOverrideShippedOnes) {
   fs::create_directories(scratch / "tpl");
   for (const char* f : {"array.sbatch", "gm.sbatch", "collect.sbatch", "preempt.bash"})
     fs::copy_file(fs::path(PSMFLOW_SOURCE_DIR) / "slurm" / f, scratch / "tpl" / f);
-  test::write_text(scratch / "tpl" / "collect.sbatch", "#!/bin/bash\n#SBATCH --time={{TIME}}\n# site rule\n{{PSMFLOW}} run {{CONFIG}}\n");
+  test::write_text(scratch / "tpl" / "collect.sbatch",
+                   "#!/bin/bash\n#SBATCH --time={{TIME}}\n# site rule\n{{PSMFLOW}} run {{CONFIG}}\n");
   Config cfg = golden_config("templates = \"" + (scratch / "tpl").string() + "\"\n");
   auto ctx = context(cfg);
-  EXPECT_EQ(slurm::collect_script(ctx),
-            "#!/bin/bash\n#SBATCH --time=02:00:00\n# site rule\n'/opt/psmflow/bin/psmflow' run '/configs/golden.toml'\n");
+  EXPECT_EQ(
+      slurm::collect_script(ctx),
+      "#!/bin/bash\n#SBATCH --time=02:00:00\n# site rule\n'/opt/psmflow/bin/psmflow' run '/configs/golden.toml'\n");
 }
 
 TEST(SlurmScript, ArraysSplitAtMaxArraySize) {

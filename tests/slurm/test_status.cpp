@@ -101,8 +101,9 @@ TEST(SlurmStatus, WithoutSchedulerTheManifestDecides) {
   Record stale = rec("S0001", stage::preprocess, Status::running, host_name());
   stale.pid = 999999999;  // no such process on this host
   m.put(stale);
-  test::write_text(dir / "slurm/events.jsonl",
-                   "{\"job\":\"4_1\",\"restart\":0,\"event\":\"requeue\"}\n{\"job\":\"4_1\",\"event\":\"gave-up\"}\n{\"job\":\"4_");
+  test::write_text(
+      dir / "slurm/events.jsonl",
+      "{\"job\":\"4_1\",\"restart\":0,\"event\":\"requeue\"}\n{\"job\":\"4_1\",\"event\":\"gave-up\"}\n{\"job\":\"4_");
   slurm::RunStatus s = slurm::read_status(cfg, m, std::nullopt, nullptr);
   EXPECT_EQ(s.requeues, 1);
   EXPECT_EQ(s.gave_up, (std::vector<std::string>{"4_1"}));

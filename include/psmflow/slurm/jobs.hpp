@@ -15,7 +15,7 @@ struct ArrayJob {
 };
 
 struct Round {
-  std::string kind;  // submit | resume
+  std::string kind;       // submit | resume
   std::string submitted;  // ISO 8601 UTC
   std::vector<ArrayJob> arrays;
   std::string gm;       // job id, empty when not submitted in this round

@@ -31,15 +31,15 @@ struct Problem {
 
 struct RunStatus {
   std::map<std::string, std::map<Status, int>> counts;  // stage -> status -> subjects
-  std::map<std::string, Status> run_level;               // gm, collect
-  std::vector<Problem> problems;                         // failed and interrupted, with errors
-  std::vector<int> unfinished_shards;                    // some shard stage not done
-  std::vector<int> active_shards;                        // task pending or running in the queue
+  std::map<std::string, Status> run_level;              // gm, collect
+  std::vector<Problem> problems;                        // failed and interrupted, with errors
+  std::vector<int> unfinished_shards;                   // some shard stage not done
+  std::vector<int> active_shards;                       // task pending or running in the queue
   bool gm_active = false, collect_active = false;
-  bool scheduler_checked = false;  // jobs.json present and the scheduler answered
+  bool scheduler_checked = false;                 // jobs.json present and the scheduler answered
   std::map<std::string, std::string> job_states;  // task/job id -> state, from the one query
-  int requeues = 0;                   // preemption / time-limit requeues (slurm/events.jsonl)
-  std::vector<std::string> gave_up;   // jobs that hit max_requeues
+  int requeues = 0;                               // preemption / time-limit requeues (slurm/events.jsonl)
+  std::vector<std::string> gave_up;               // jobs that hit max_requeues
   int subjects = 0, shards = 0;
 };
 

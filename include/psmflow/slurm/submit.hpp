@@ -17,7 +17,7 @@ struct RoundRequest {
   std::vector<int> shards;      // shards to run in the array(s)
   bool gm = true;
   bool collect = true;
-  bool dry_run = false;  // print the scripts and sbatch commands; write and submit nothing
+  bool dry_run = false;    // print the scripts and sbatch commands; write and submit nothing
   int max_array_size = 0;  // 0 = ask the scheduler
 };
 
