@@ -1,11 +1,84 @@
+#include <cstdlib>
+#include <exception>
+
+#include <spdlog/sinks/sink.h>
+
 #include "cli/command.hpp"
+#include "psmflow/dist/mpi.hpp"
+#include "psmflow/dist/run.hpp"
+#include "psmflow/error.hpp"
+#include "psmflow/log.hpp"
 
 namespace psmflow::cli {
+namespace {
+
+struct RunArgs {
+  std::string config;
+  std::string shard;
+  std::string stage = "all";
+  int retries = 1;
+  std::string run_dir;
+};
+
+// Rank 0 creates the run directory (freezing the config); the others wait and then open it.
+void create_run_dir(const Config& cfg, int rank) {
+  std::string error;
+  if (rank == 0) try {
+      RunDir::create(cfg);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  int failed = !error.empty();
+  PSMFLOW_MPI(MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (failed) throw UsageError(rank == 0 ? error : "the run directory could not be created (see rank 0)");
+}
+
+int run_command(const RunArgs& a) {
+  dist::MpiSession mpi;
+  dist::RankInfo info = dist::rank_info(MPI_COMM_WORLD);
+  Config cfg = load_config(a.config);
+  if (!a.run_dir.empty()) cfg.run.run_dir = fs::absolute(a.run_dir);
+  dist::RunOptions opt;
+  opt.config = fs::absolute(a.config);
+  if (!a.shard.empty()) opt.shard = dist::parse_shard(a.shard);
+  opt.stage = a.stage;
+  opt.retries = a.retries;
+  if (const char* hook = std::getenv("PSMFLOW_TEST_STAGE_CMD")) opt.test_command = hook;
+  create_run_dir(cfg, info.rank);
+  add_log_file(RunDir(cfg.run.run_dir).logs_dir(), "run");
+  // Only the master talks on the console; every rank keeps its full log file.
+  if (info.rank != 0) spdlog::default_logger()->sinks().front()->set_level(spdlog::level::warn);
+  try {
+    return dist::run_pipeline(cfg, opt, MPI_COMM_WORLD);
+  } catch (const std::exception& e) {
+    // The other ranks would wait for this one forever: end the job (mpirun's exit is nonzero).
+    if (info.world > 1) {
+      spdlog::critical("rank {}: {}; aborting the job (rerun to resume)", info.rank, e.what());
+      MPI_Abort(MPI_COMM_WORLD, kExitStageFailed);
+    }
+    throw;
+  }
+}
+
+}  // namespace
 
 Command add_run(CLI::App& root) {
-  CLI::App* sub = root.add_subcommand("run", "Run the whole pipeline in one allocation (under mpirun: master/worker) (not built yet: issue 5, distributed execution)");
-  sub->allow_extras();
-  return {sub, [] { return not_built_yet("run", "issue 5, distributed execution"); }};
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* sub = root.add_subcommand(
+      "run",
+      "Run the whole pipeline in one allocation. Under `mpirun -n K`, rank 0 is the master that hands subjects to "
+      "workers (every rank runs stage commands as child processes); the GM trains on all ranks together.");
+  sub->add_option("config", args->config, "Config file (TOML)")->required();
+  sub->add_option("--shard", args->shard, "Only subjects i, i+N, ... of the id-sorted list (i/N, 0 <= i < N)");
+  sub->add_option("--stage", args->stage, "What to run: subject (preprocess, PSM, embed), gm, collect (GM "
+                                          "embeddings, evaluation, report) or all")
+      ->check(CLI::IsMember({"subject", "gm", "collect", "all"}))
+      ->capture_default_str();
+  sub->add_option("--retries", args->retries, "Extra attempts after a stage command crashes or is killed")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  sub->add_option("--run-dir", args->run_dir, "Run directory (overrides [run] run_dir)");
+  return {sub, [args] { return run_command(*args); }};
 }
 
 }  // namespace psmflow::cli

@@ -1,0 +1,156 @@
+#include "psmflow/dist/worker.hpp"
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "psmflow/log.hpp"
+
+namespace psmflow::dist {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+const char* kOutcomeNames[] = {"done", "failed", "crashed", "usage"};
+
+ChainOutcome outcome_from_string(const std::string& s) {
+  for (int i = 0; i < 4; ++i)
+    if (s == kOutcomeNames[i]) return static_cast<ChainOutcome>(i);
+  throw std::runtime_error("unknown chain outcome '" + s + "'");
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+std::string to_string(ChainOutcome o) { return kOutcomeNames[static_cast<int>(o)]; }
+
+const std::vector<StageStep>& chain_by_id(int id) {
+  if (id == 0) return subject_chain();
+  if (id == 1) return gm_chain();
+  throw std::runtime_error("unknown chain id " + std::to_string(id));
+}
+
+std::string to_json(const Assignment& a) {
+  return json{{"subject", a.subject}, {"attempt", a.attempt}, {"chain", a.chain}}.dump();
+}
+
+Assignment assignment_from_json(const std::string& text) {
+  json j = json::parse(text);
+  return {j.at("subject"), j.at("attempt"), j.at("chain")};
+}
+
+std::string to_json(const ChainResult& r) {
+  return json{{"subject", r.subject}, {"attempt", r.attempt}, {"rank", r.rank},       {"outcome", to_string(r.outcome)},
+              {"stage", r.stage},     {"error", r.error},     {"pid", r.pid},         {"host", r.host},
+              {"seconds", r.seconds}, {"gap_ms", r.gap_ms}}
+      .dump();
+}
+
+ChainResult result_from_json(const std::string& text) {
+  json j = json::parse(text);
+  ChainResult r;
+  r.subject = j.at("subject");
+  r.attempt = j.at("attempt");
+  r.rank = j.at("rank");
+  r.outcome = outcome_from_string(j.at("outcome"));
+  r.stage = j.at("stage");
+  r.error = j.at("error");
+  r.pid = j.at("pid");
+  r.host = j.at("host");
+  r.seconds = j.at("seconds");
+  r.gap_ms = j.at("gap_ms");
+  return r;
+}
+
+std::vector<std::string> stage_argv(const WorkerSetup& setup, const StageStep& step, const std::string& subject) {
+  std::vector<std::string> argv = {setup.exe.string(), step.command};
+  argv.insert(argv.end(), step.extra.begin(), step.extra.end());
+  for (const std::string& a : {std::string("--config"), setup.config.string(), std::string("--run-dir"), setup.run_dir.string(), std::string("--subject"), subject,
+                               std::string("--threads"), std::to_string(setup.threads)})
+    argv.push_back(a);
+  return argv;
+}
+
+Worker::Worker(WorkerSetup setup) : setup_(std::move(setup)) { fs::create_directories(setup_.output_dir); }
+
+void Worker::start(const Assignment& a) {
+  if (busy()) throw std::logic_error("worker on rank " + std::to_string(setup_.rank) + " is busy");
+  current_ = a;
+  step_ = 0;
+  chain_start_ = Clock::now();
+  gap_ms_ = last_result_ ? ms_between(*last_result_, chain_start_) : -1;
+  start_step();
+}
+
+void Worker::start_step() {
+  const StageStep& step = chain_by_id(current_.chain).at(step_);
+  ChildSpec spec;
+  spec.argv = stage_argv(setup_, step, current_.subject);
+  spec.env = setup_.env;
+  if (!setup_.test_command.empty()) {
+    spec.argv[0] = "psmflow-stage";  // becomes $0 of the hook; "$@" are the stage arguments
+    spec.argv.insert(spec.argv.begin(), {"/bin/sh", "-c", setup_.test_command});
+    spec.env["PSMFLOW_STAGE"] = step.record;
+    spec.env["PSMFLOW_SUBJECT"] = current_.subject;
+    spec.env["PSMFLOW_RANK"] = std::to_string(setup_.rank);
+    spec.env["PSMFLOW_ATTEMPT"] = std::to_string(current_.attempt);
+  }
+  output_ = setup_.output_dir / (current_.subject + "." + step.record + ".attempt" + std::to_string(current_.attempt) + ".log");
+  spec.output = output_;
+  spdlog::debug("rank {}: {} {} (attempt {})", setup_.rank, current_.subject, step.record, current_.attempt);
+  child_ = Child::spawn(spec);
+}
+
+std::optional<ChainResult> Worker::poll() {
+  if (!child_) return std::nullopt;
+  std::optional<ChildExit> e = child_->poll();
+  if (!e) return std::nullopt;
+  if (e->ok()) {
+    child_.reset();
+    if (++step_ < chain_by_id(current_.chain).size()) {
+      start_step();
+      return std::nullopt;
+    }
+    return finish(ChainOutcome::done, "");
+  }
+  std::string error = e->describe();
+  ChainOutcome outcome = ChainOutcome::crashed;
+  if (!e->signaled && e->code == 1) outcome = ChainOutcome::failed;
+  if (!e->signaled && e->code == 2) outcome = ChainOutcome::usage;
+  if (!e->signaled && e->code == 3) error += " (interrupted; it wrote a checkpoint to resume from)";
+  std::string tail = tail_lines(output_, 3);
+  if (!tail.empty()) error += "; its output ended with: " + tail;
+  error += " [log " + output_.string() + "]";
+  return finish(outcome, error);
+}
+
+std::optional<ChainResult> Worker::finish(ChainOutcome outcome, const std::string& error) {
+  ChainResult r;
+  r.subject = current_.subject;
+  r.attempt = current_.attempt;
+  r.rank = setup_.rank;
+  r.outcome = outcome;
+  r.stage = outcome == ChainOutcome::done ? "" : chain_by_id(current_.chain).at(step_).record;
+  r.error = error;
+  r.pid = child_ ? child_->pid() : 0;
+  r.host = host_name();
+  r.seconds = ms_between(chain_start_, Clock::now()) / 1000.0;
+  r.gap_ms = gap_ms_;
+  child_.reset();
+  last_result_ = Clock::now();
+  return r;
+}
+
+void Worker::terminate() {
+  if (!child_) return;
+  child_->signal_group(SIGTERM);
+  child_->wait();
+  child_.reset();
+}
+
+}  // namespace psmflow::dist
