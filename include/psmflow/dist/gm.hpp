@@ -1,0 +1,15 @@
+// GM training (`psmflow train --mode gm|gm-ctl`), implemented by the dist part. Declared here
+// so that the CLI links before it lands (src/dist/gm_stub.cpp says "not built yet").
+#pragma once
+#include "psmflow/config.hpp"
+#include "psmflow/manifest.hpp"
+#include "psmflow/run_dir.hpp"
+
+namespace psmflow::dist {
+
+// Trains the GM with cfg.gm (mode gm or gm-ctl, overrides from the command line already applied)
+// over the subjects of cfg. Returns the command's exit code (0, 1, or 3 = interrupted with a
+// checkpoint, train/stop.hpp kExitInterrupted).
+int run_gm_training(const Config& cfg, const RunDir& run, Manifest& manifest);
+
+}  // namespace psmflow::dist
