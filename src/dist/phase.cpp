@@ -103,12 +103,11 @@ class Master {
         return;
       case ChainOutcome::usage:
         fail(r, r.stage + ": " + r.error);
-        if (!sum_.stopped)
-          sum_.stop_reason = "`psmflow " + r.stage + "` for " + r.subject +
-                             " exited 2 (bad usage or not built yet), so every subject would fail the same way: " +
-                             r.error;
+        if (sum_.stopped) return;
         sum_.stopped = true;
-        spdlog::error("stopping the run: {}", sum_.stop_reason);
+        sum_.stop_reason = "the " + r.stage + " stage command for " + r.subject +
+                           " exited 2 (bad usage, or not built yet), so every subject would fail the same way";
+        spdlog::error("stopping the run: {}; waiting for the {} running subject(s)", sum_.stop_reason, running());
         return;
       case ChainOutcome::crashed:
         crashed(r);
