@@ -1,11 +1,51 @@
+#include <memory>
+
 #include "cli/command.hpp"
+#include "psmflow/error.hpp"
+#include "psmflow/train/stage.hpp"
 
 namespace psmflow::cli {
+namespace {
+
+struct EmbedCli {
+  CommonOptions common;
+  std::string model = "psm";
+  std::string checkpoint;
+  bool untrained = false;
+  std::string device;
+};
+
+int run_embed(const EmbedCli& o) {
+  Session s = open_session(o.common, "embed");
+  if (!o.device.empty()) s.cfg.run.device = o.device;
+  std::vector<std::string> ids = o.common.subjects;
+  if (ids.empty())
+    for (const auto& spec : s.cfg.data.subjects) ids.push_back(spec.id);
+  if (ids.empty()) throw UsageError("embed: no subject (give --subject ID or a config with subjects)");
+  if (!o.checkpoint.empty() && ids.size() > 1) throw UsageError("embed: --checkpoint goes with one --subject");
+  int code = kExitOk;
+  for (const auto& id : ids) {
+    train::EmbedRequest req{id, o.model, o.checkpoint.empty() ? fs::path() : fs::absolute(o.checkpoint), o.untrained};
+    if (train::embed_subject(s.cfg, s.run, s.manifest, req) != kExitOk) code = kExitStageFailed;
+  }
+  return code;
+}
+
+}  // namespace
 
 Command add_embed(CLI::App& root) {
-  CLI::App* sub = root.add_subcommand("embed", "Write embeddings of every frame to embeddings.h5 (not built yet: issue 4, model and training)");
-  sub->allow_extras();
-  return {sub, [] { return not_built_yet("embed", "issue 4, model and training"); }};
+  CLI::App* sub = root.add_subcommand(
+      "embed", "Write the code and pre-MLP feature of every frame to subjects/ID/embeddings.h5 (eval preprocessing)");
+  auto o = std::make_shared<EmbedCli>();
+  add_common_options(sub, o->common);
+  sub->add_option("--model", o->model, "psm | gm | a tag trained with psmflow train --tag")->capture_default_str();
+  sub->add_option("--checkpoint", o->checkpoint, "Embed with this checkpoint instead of the model's final.pt")
+      ->check(CLI::ExistingFile);
+  sub->add_flag("--untrained", o->untrained,
+                "Embed with the untrained network of the config's preset and seed (tag untrained, a baseline)");
+  sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, auto)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  return {sub, [o] { return run_embed(*o); }};
 }
 
 }  // namespace psmflow::cli

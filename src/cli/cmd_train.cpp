@@ -1,11 +1,73 @@
+#include <algorithm>
+#include <memory>
+
 #include "cli/command.hpp"
+#include "psmflow/dist/gm.hpp"
+#include "psmflow/error.hpp"
+#include "psmflow/train/stage.hpp"
+#include "psmflow/train/stop.hpp"
 
 namespace psmflow::cli {
+namespace {
+
+struct TrainCli {
+  CommonOptions common;
+  std::string mode;
+  std::string preset;
+  int epochs = 0;
+  std::string init;
+  std::string tag = "psm";
+  std::string device;
+};
+
+// Command-line values override the [train.psm] or [train.gm] section they belong to.
+void apply(const TrainCli& o, Config& cfg, TrainSection& section) {
+  if (!o.mode.empty()) section.mode = o.mode;
+  if (!o.preset.empty()) cfg.model.preset = o.preset;
+  if (o.epochs > 0) section.epochs = o.epochs;
+  if (!o.init.empty()) section.init = fs::absolute(o.init);
+  if (!o.device.empty()) cfg.run.device = o.device;
+}
+
+int run_train(const TrainCli& o) {
+  const bool gm = o.mode == "gm" || o.mode == "gm-ctl";
+  Session s = open_session(o.common, "train");
+  if (gm) {
+    apply(o, s.cfg, s.cfg.gm);
+    return dist::run_gm_training(s.cfg, s.run, s.manifest);
+  }
+  apply(o, s.cfg, s.cfg.psm);
+  std::vector<std::string> ids = o.common.subjects;
+  if (ids.empty())
+    for (const auto& spec : s.cfg.data.subjects) ids.push_back(spec.id);
+  if (ids.empty()) throw UsageError("train: no subject (give --subject ID or a config with subjects)");
+  int code = kExitOk;
+  for (const auto& id : ids) {
+    int rc = train::train_subject(s.cfg, s.run, s.manifest, {id, o.tag, 2});
+    if (rc != kExitOk) code = rc;
+    if (rc == train::kExitInterrupted) break;  // interrupted: the other subjects wait for the rerun
+  }
+  return code;
+}
+
+}  // namespace
 
 Command add_train(CLI::App& root) {
-  CLI::App* sub = root.add_subcommand("train", "Train a PSM (psm, psm-ctl) or the GM (gm, gm-ctl) (not built yet: issue 4, model and training)");
-  sub->allow_extras();
-  return {sub, [] { return not_built_yet("train", "issue 4, model and training"); }};
+  CLI::App* sub = root.add_subcommand(
+      "train", "Train a PSM (psm, psm-ctl) or the GM (gm, gm-ctl); resumes from the last checkpoint. Exit 3 = "
+               "stopped by SIGTERM/SIGUSR2 after writing a checkpoint");
+  auto o = std::make_shared<TrainCli>();
+  add_common_options(sub, o->common);
+  sub->add_option("--mode", o->mode, "psm | psm-ctl | gm | gm-ctl (default: the config's [train.psm] mode, psm)")
+      ->check(CLI::IsMember({"psm", "psm-ctl", "gm", "gm-ctl"}));
+  sub->add_option("--preset", o->preset, "Model preset: paper | small | tiny (default: [model] preset, tiny)");
+  sub->add_option("--epochs", o->epochs, "Epochs (default: the config's, 500)")->check(CLI::PositiveNumber);
+  sub->add_option("--init", o->init, "Start from this checkpoint: a psmflow PSM/GM or an original PyTorch file")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--tag", o->tag, "Model name: psm (subjects/ID/psm) or another tag (subjects/ID/TAG)")->capture_default_str();
+  sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, auto)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  return {sub, [o] { return run_train(*o); }};
 }
 
 }  // namespace psmflow::cli

@@ -1,0 +1,43 @@
+// Checkpoints: everything needed to continue a run exactly, in one LibTorch archive written to a
+// temporary name and renamed (AtomicPath). Archive keys:
+//   model/...        the module's parameters and buffers
+//   optimizer/...    Adam state (step, moments)
+//   state/...        epoch (last epoch whose steps are all done, or the current one when step > 0),
+//                    step (steps done in the current epoch), seed, config_hash, sampler, the loss
+//                    sums of the unfinished epoch, and the torch CPU generator state
+//   psmflow/format   "psmflow-checkpoint-1"
+#pragma once
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace psmflow::train {
+
+inline const std::string kCheckpointFormat = "psmflow-checkpoint-1";
+
+struct TrainState {
+  int epoch = 0;           // epochs fully done when step == 0; else the epoch in progress
+  std::int64_t step = 0;   // steps done in epoch `epoch + 1`
+  unsigned long long seed = 0;
+  std::string config_hash;
+  std::string sampler;
+  std::vector<double> partial_sums;  // loss-term sums over the steps done in the epoch in progress
+  double partial_seconds = 0;
+  torch::Tensor generator_state;  // torch CPU generator
+};
+
+void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt,
+                     const TrainState& state);
+// Reads the state only (cheap check whether a checkpoint fits this run); nullopt if not ours.
+std::optional<TrainState> read_train_state(const std::filesystem::path& file);
+// Loads model (and optimiser, when given) from a psmflow checkpoint; throws naming the file.
+TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt);
+// Sets the torch CPU generator to the checkpoint's state (exact resume of the generator's noise).
+void restore_generator(const TrainState& state);
+// True when the file is a psmflow checkpoint (not a PyTorch file).
+bool is_psmflow_checkpoint(const std::filesystem::path& file);
+
+}  // namespace psmflow::train

@@ -1,0 +1,55 @@
+#include "psmflow/model/loss.hpp"
+
+namespace psmflow::model {
+
+torch::Tensor l1(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().mean(); }
+
+torch::Tensor gram(const torch::Tensor& features) {
+  const auto n = features.size(0), c = features.size(1), hw = features.size(2) * features.size(3);
+  auto f = features.reshape({n, c, hw});
+  return torch::bmm(f, f.transpose(1, 2)) / static_cast<double>(hw);
+}
+
+torch::Tensor gram_mse(const torch::Tensor& a, const torch::Tensor& b) { return (gram(a) - gram(b)).pow(2).mean(); }
+
+torch::Tensor gram_mse_repeated(const torch::Tensor& features, const torch::Tensor& target_gram) {
+  const auto n = target_gram.size(0), c = target_gram.size(1);
+  auto g = gram(features).view({-1, n, c, c});
+  return (g - target_gram.unsqueeze(0)).pow(2).mean();
+}
+
+namespace {
+// The 11×11 Gaussian window (σ = 1.5) built as the original does, in float.
+torch::Tensor gaussian_window(const torch::TensorOptions& options) {
+  auto r = torch::arange(11, torch::kFloat) - 5.0;
+  auto g = torch::exp(-(r * r) / (2 * 1.5 * 1.5));
+  g = g / g.sum();
+  return torch::mm(g.view({11, 1}), g.view({1, 11})).to(options);
+}
+}  // namespace
+
+torch::Tensor ssim(const torch::Tensor& x, const torch::Tensor& y) {
+  const auto c = x.size(1);
+  // One grouped convolution for the five local statistics (same maths as five separate ones).
+  auto stacked = torch::cat({x, y, x * x, y * y, x * y}, 1);
+  auto window = gaussian_window(x.options()).expand({5 * c, 1, 11, 11}).contiguous();
+  auto m = torch::conv2d(stacked, window, {}, 1, 5, 1, 5 * c).split(c, 1);
+  auto mx = m[0], my = m[1];
+  auto sx = m[2] - mx * mx, sy = m[3] - my * my, sxy = m[4] - mx * my;
+  const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
+  auto num = (2 * mx * my + c1) * (2 * sxy + c2);
+  auto den = (mx * mx + my * my + c1) * (sx + sy + c2);
+  return (num / den).mean();
+}
+
+torch::Tensor sym(const torch::Tensor& z) {
+  const auto half = z.size(3) / 2;
+  return (z.slice(3, 0, half) - z.slice(3, z.size(3) - half).flip({3})).abs().mean();
+}
+
+torch::Tensor total_loss(const torch::Tensor& perc, const torch::Tensor& pixel, const torch::Tensor& sym_term,
+                         const torch::Tensor& ssim_term) {
+  return 0.01 * perc + pixel + 1.5 * sym_term + 5 * ssim_term;
+}
+
+}  // namespace psmflow::model

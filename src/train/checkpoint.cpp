@@ -1,0 +1,140 @@
+#include "psmflow/train/checkpoint.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <mutex>
+
+#include "psmflow/error.hpp"
+#include "psmflow/fs.hpp"
+
+namespace psmflow::train {
+namespace {
+
+torch::Tensor cpu_generator_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_cpu_generator_state(const torch::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+torch::Device device_of(torch::nn::Module& m) {
+  auto params = m.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
+void write_state(torch::serialize::OutputArchive& ar, const TrainState& s) {
+  ar.write("psmflow/format", c10::IValue(kCheckpointFormat));
+  ar.write("state/epoch", c10::IValue(static_cast<std::int64_t>(s.epoch)));
+  ar.write("state/step", c10::IValue(s.step));
+  ar.write("state/seed", c10::IValue(std::to_string(s.seed)));
+  ar.write("state/config_hash", c10::IValue(s.config_hash));
+  ar.write("state/sampler", c10::IValue(s.sampler));
+  ar.write("state/partial_sums", torch::tensor(s.partial_sums.empty() ? std::vector<double>{0.0} : s.partial_sums,
+                                               torch::kFloat64));
+  ar.write("state/partial_count", c10::IValue(static_cast<std::int64_t>(s.partial_sums.size())));
+  ar.write("state/partial_seconds", c10::IValue(s.partial_seconds));
+  ar.write("state/generator", s.generator_state.defined() ? s.generator_state : cpu_generator_state());
+}
+
+TrainState read_state(torch::serialize::InputArchive& ar, const std::filesystem::path& file) {
+  c10::IValue v;
+  if (!ar.try_read("psmflow/format", v) || !v.isString() || v.toStringRef() != kCheckpointFormat)
+    throw StageError(file.string() + ": not a psmflow checkpoint (" + kCheckpointFormat + ")");
+  TrainState s;
+  ar.read("state/epoch", v);
+  s.epoch = static_cast<int>(v.toInt());
+  ar.read("state/step", v);
+  s.step = v.toInt();
+  ar.read("state/seed", v);
+  s.seed = std::stoull(v.toStringRef());
+  ar.read("state/config_hash", v);
+  s.config_hash = v.toStringRef();
+  ar.read("state/sampler", v);
+  s.sampler = v.toStringRef();
+  ar.read("state/partial_count", v);
+  auto count = v.toInt();
+  torch::Tensor sums;
+  ar.read("state/partial_sums", sums);
+  for (std::int64_t i = 0; i < count; ++i) s.partial_sums.push_back(sums[i].item<double>());
+  ar.read("state/partial_seconds", v);
+  s.partial_seconds = v.toDouble();
+  ar.read("state/generator", s.generator_state);
+  return s;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt,
+                     const TrainState& state) {
+  torch::serialize::OutputArchive ar;
+  torch::serialize::OutputArchive model_ar;
+  model.save(model_ar);
+  ar.write("model", model_ar);
+  if (opt) {
+    torch::serialize::OutputArchive opt_ar;
+    opt->save(opt_ar);
+    ar.write("optimizer", opt_ar);
+  }
+  write_state(ar, state);
+  AtomicPath out(file);
+  ar.save_to(out.temp().string());
+  out.commit();
+}
+
+std::optional<TrainState> read_train_state(const std::filesystem::path& file) {
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(file.string());
+  } catch (const c10::Error&) {
+    return std::nullopt;
+  }
+  c10::IValue v;
+  if (!ar.try_read("psmflow/format", v) || !v.isString() || v.toStringRef() != kCheckpointFormat) return std::nullopt;
+  return read_state(ar, file);
+}
+
+TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt) {
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(file.string(), device_of(model));
+  } catch (const c10::Error& e) {
+    throw StageError(file.string() + ": cannot read checkpoint: " + e.what_without_backtrace());
+  }
+  TrainState s = read_state(ar, file);
+  try {
+    torch::serialize::InputArchive model_ar;
+    ar.read("model", model_ar);
+    model.load(model_ar);
+    if (opt) {
+      torch::serialize::InputArchive opt_ar;
+      if (!ar.try_read("optimizer", opt_ar))
+        throw StageError(file.string() + ": holds no optimiser state (a model-only checkpoint)");
+      opt->load(opt_ar);
+    }
+  } catch (const c10::Error& e) {
+    throw StageError(file.string() + ": does not fit this network: " + e.what_without_backtrace());
+  }
+  return s;
+}
+
+void restore_generator(const TrainState& s) {
+  if (s.generator_state.defined()) set_cpu_generator_state(s.generator_state);
+}
+
+bool is_psmflow_checkpoint(const std::filesystem::path& file) {
+  try {
+    torch::serialize::InputArchive ar;
+    ar.load_from(file.string());
+    c10::IValue v;
+    return ar.try_read("psmflow/format", v) && v.isString() && v.toStringRef() == kCheckpointFormat;
+  } catch (const c10::Error&) {
+    return false;
+  }
+}
+
+}  // namespace psmflow::train

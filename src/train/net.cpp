@@ -1,0 +1,61 @@
+#include "psmflow/train/net.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "psmflow/error.hpp"
+#include "psmflow/train/checkpoint.hpp"
+
+namespace psmflow::train {
+
+std::string FaceCycleNet::describe() const {
+  std::int64_t n = 0;
+  for (const auto& p : net_->parameters())
+    if (p.requires_grad()) n += p.numel();
+  return "FaceCycle preset " + net_->preset().name + ", " + std::to_string(n) + " trainable parameters, perceptual term " +
+         (net_->has_perceptual() ? "on" : "off (no VGG weights)");
+}
+
+std::unique_ptr<FaceCycleNet> make_facecycle_net(const Config& cfg, const torch::Device& device) {
+  torch::manual_seed(cfg.run.seed);
+  model::FaceCycle net(model::preset_by_name(cfg.model.preset));
+  if (!cfg.model.vgg_weights.empty()) net->load_vgg_weights(cfg.model.vgg_weights);
+  net->to(device);
+  return std::make_unique<FaceCycleNet>(std::move(net));
+}
+
+void load_weights(FaceCycleNet& net, const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) throw StageError(file.string() + ": no such checkpoint");
+  if (is_psmflow_checkpoint(file)) {
+    load_checkpoint(file, net.module(), nullptr);
+  } else {
+    load_pytorch_checkpoint(net.net(), file);
+  }
+  spdlog::info("loaded weights from {}", file.string());
+}
+
+torch::Device choose_device(const std::string& device) {
+  if (device == "cpu") return torch::kCPU;
+#ifdef PSMFLOW_USE_CUDA
+  if (torch::cuda::is_available()) return torch::kCUDA;
+  if (device == "cuda") throw UsageError("device = cuda but no CUDA device is visible");
+  return torch::kCPU;
+#else
+  if (device == "cuda") throw UsageError("device = cuda but this psmflow was built without CUDA (-DPSMFLOW_USE_CUDA=ON)");
+  return torch::kCPU;
+#endif
+}
+
+int apply_threads(int threads) {
+  if (threads <= 0) {
+    const char* slurm = std::getenv("SLURM_CPUS_PER_TASK");
+    threads = slurm ? std::atoi(slurm) : 0;
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  torch::set_num_threads(threads);
+  return threads;
+}
+
+}  // namespace psmflow::train

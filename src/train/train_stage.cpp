@@ -1,0 +1,99 @@
+#include <spdlog/spdlog.h>
+
+#include "psmflow/error.hpp"
+#include "psmflow/hash.hpp"
+#include "psmflow/train/frames.hpp"
+#include "psmflow/train/net.hpp"
+#include "psmflow/train/stage.hpp"
+#include "psmflow/train/stop.hpp"
+#include "psmflow/train/trainer.hpp"
+
+namespace psmflow::train {
+namespace {
+
+// Thrown out of the stage's work so that run_stage records it; the record is then marked interrupted.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string frames_hash(const RunDir& run, const Manifest& manifest, const std::string& id) {
+  auto rec = manifest.get(id, stage::preprocess);
+  if (rec) {
+    auto it = rec->outputs.find(run.relative(run.frames(id)));
+    if (it != rec->outputs.end()) return it->second.sha256;
+  }
+  if (!std::filesystem::exists(run.frames(id)))
+    throw StageError(run.frames(id).string() + ": no frames.h5 (run psmflow preprocess first)");
+  return sha256_file(run.frames(id));
+}
+
+StageResult train_work(const Config& cfg, const RunDir& run, const TrainRequest& req, const std::filesystem::path& dir,
+                       const std::string& config_hash) {
+  const int threads = apply_threads(cfg.run.threads);
+  const torch::Device device = choose_device(cfg.run.device);
+  MemoryFrames frames = load_frames(run.frames(req.subject), true);
+  auto sampler = make_subject_sampler(cfg.psm.mode, frames.size(), cfg.run.seed);
+  auto net = make_facecycle_net(cfg, device);
+  if (!cfg.psm.init.empty()) load_weights(*net, cfg.psm.init);
+  TrainOptions opt;
+  opt.section = cfg.psm;
+  opt.seed = cfg.run.seed;
+  opt.config_hash = config_hash;
+  opt.out_dir = dir;
+  opt.device = device;
+  opt.loader_depth = req.loader_depth;
+  opt.label = req.subject + " " + req.tag;
+  spdlog::info("{}: {} on {} with {} threads", opt.label, cfg.psm.mode, device.str(), threads);
+  install_stop_handlers();
+  Trainer trainer(*net, frames, *sampler, opt);
+  TrainResult result = trainer.run();
+  if (result.interrupted)
+    throw Interrupted("interrupted by signal " + std::to_string(stop_signal()) + " after epoch " +
+                      std::to_string(result.epochs_done) + "; rerun to resume from " + trainer.latest().string());
+  StageResult out;
+  out.outputs = result.outputs;
+  out.details = {{"mode", cfg.psm.mode},
+                 {"preset", cfg.model.preset},
+                 {"epochs", std::to_string(result.epochs_done)},
+                 {"frames", std::to_string(frames.size())},
+                 {"perceptual", net->net()->has_perceptual() ? "on" : "off"},
+                 {"images_per_s", std::to_string(result.images_per_s)},
+                 {"last_loss", std::to_string(result.last_loss)},
+                 {"device", device.str()},
+                 {"threads", std::to_string(threads)}};
+  if (!cfg.psm.init.empty()) out.details["init"] = cfg.psm.init.string();
+  return out;
+}
+
+}  // namespace
+
+std::string train_stage_name(const std::string& tag) { return tag == "psm" ? stage::psm : "train-" + tag; }
+
+int train_subject(const Config& cfg, const RunDir& run, Manifest& manifest, const TrainRequest& req) {
+  if (cfg.psm.mode != "psm" && cfg.psm.mode != "psm-ctl")
+    throw UsageError("train: mode '" + cfg.psm.mode + "' is not a subject mode (psm, psm-ctl)");
+  const std::filesystem::path dir = req.tag == "psm" ? run.psm_dir(req.subject) : run.model_dir(req.subject, req.tag);
+  const std::string stage_name = train_stage_name(req.tag);
+  const std::string config_hash = cfg.stage_hash(stage::psm);
+  const std::string input_hash = frames_hash(run, manifest, req.subject);
+  bool interrupted = false;
+  auto work = [&]() -> StageResult {
+    try {
+      return train_work(cfg, run, req, dir, config_hash);
+    } catch (const Interrupted&) {
+      interrupted = true;
+      throw;
+    }
+  };
+  StageOutcome outcome = run_stage(manifest, req.subject, stage_name, input_hash, config_hash, work);
+  if (interrupted) {
+    if (auto rec = manifest.get(req.subject, stage_name)) {
+      rec->status = Status::interrupted;
+      manifest.put(*rec);
+    }
+    return kExitInterrupted;
+  }
+  return outcome == StageOutcome::failed ? kExitStageFailed : kExitOk;
+}
+
+}  // namespace psmflow::train

@@ -1,0 +1,171 @@
+// psmflow train / embed as a user runs them: kill -9 and SIGTERM in the middle of a run, resume,
+// embeddings. The runs need the model part's network; without it they skip, saying so.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "psmflow/manifest.hpp"
+#include "psmflow/store/embeddings.hpp"
+#include "psmflow/train/checkpoint.hpp"
+#include "support/test_support.hpp"
+#include "train_test_support.hpp"
+
+using namespace psmflow;
+using test::shell_quote;
+
+namespace {
+
+constexpr int kFrames = 40;  // every 10th undetected: 36 training frames, 9 steps of 2 pairs
+
+struct RunFiles {
+  std::filesystem::path dir, config;
+};
+
+RunFiles make_run(const test::ScratchDir& scratch, const std::string& name, int epochs) {
+  RunFiles r{scratch / name, scratch / (name + ".toml")};
+  test::write_text(scratch / "video.avi", "placeholder");
+  test::write_text(r.config, "[run]\nseed = 3\nthreads = 1\ndevice = \"cpu\"\n"
+                             "[[data.subject]]\nid = \"S1\"\ninput = \"video.avi\"\n"
+                             "[model]\npreset = \"tiny\"\n"
+                             "[train.psm]\nepochs = " + std::to_string(epochs) +
+                             "\nbatch = 2\nlr_epochs = [1]\nlr_values = [1e-3]\ncheckpoint_every = 1\nsample_every = 2\n");
+  test::write_frames_h5(r.dir / "subjects/S1/frames.h5", kFrames, 10);
+  return r;
+}
+
+std::vector<std::string> train_args(const RunFiles& r) {
+  return {"train", "--config", r.config.string(), "--run-dir", r.dir.string(), "--subject", "S1"};
+}
+
+std::string join(const std::vector<std::string>& args) {
+  std::string s;
+  for (const auto& a : args) s += shell_quote(a) + " ";
+  return s;
+}
+
+std::size_t loss_rows(const RunFiles& r) {
+  auto rows = test::loss_columns(r.dir / "subjects/S1/psm/losses.csv");
+  return rows.empty() ? 0 : rows.size() - 1;
+}
+
+// Waits until the child has written `rows` epochs, or fails the test after a minute.
+bool wait_rows(test::Child& child, const RunFiles& r, std::size_t rows) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < until) {
+    if (loss_rows(r) >= rows) return true;
+    if (!child.running()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+#define REQUIRE_MODEL()                                                                        \
+  if (!test::facecycle_built()) GTEST_SKIP() << "the FaceCycle network (model part) is not built yet"
+
+}  // namespace
+
+TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
+  REQUIRE_MODEL();
+  test::ScratchDir scratch;
+  const int epochs = 5;
+  RunFiles a = make_run(scratch, "a", epochs), b = make_run(scratch, "b", epochs), c = make_run(scratch, "c", epochs);
+  auto done = test::run_psmflow(join(train_args(a)));
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+  auto expected = test::loss_columns(a.dir / "subjects/S1/psm/losses.csv");
+  ASSERT_EQ(expected.size(), static_cast<std::size_t>(epochs + 1));
+
+  {  // kill -9 in the middle of epoch 3 (or wherever it is after epoch 2's row), then rerun
+    test::Child child(train_args(b), scratch / "b.log");
+    ASSERT_TRUE(wait_rows(child, b, 2)) << test::run_shell("cat " + shell_quote((scratch / "b.log").string())).output;
+    child.signal(SIGKILL);
+    EXPECT_EQ(child.wait(), 128 + SIGKILL);
+  }
+  auto again = test::run_psmflow(join(train_args(b)));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("resuming from"), std::string::npos) << again.output;
+  EXPECT_EQ(test::loss_columns(b.dir / "subjects/S1/psm/losses.csv"), expected);
+
+  {  // SIGTERM: checkpoint at the next step, exit 3, record interrupted
+    test::Child child(train_args(c), scratch / "c.log");
+    ASSERT_TRUE(wait_rows(child, c, 1));
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(), 3) << test::run_shell("cat " + shell_quote((scratch / "c.log").string())).output;
+  }
+  auto state = train::read_train_state(c.dir / "subjects/S1/psm/latest.pt");
+  ASSERT_TRUE(state);
+  EXPECT_LT(state->epoch, epochs);
+  Manifest m(RunDir{c.dir});
+  auto rec = m.get("S1", "psm");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, Status::interrupted);
+  auto resumed = test::run_psmflow(join(train_args(c)));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(test::loss_columns(c.dir / "subjects/S1/psm/losses.csv"), expected);
+  EXPECT_EQ(m.get("S1", "psm")->status, Status::done);
+
+  // Tiny preset on a synthetic subject: the loss falls over the epochs.
+  auto total = [](const std::string& row) { return std::stod(row.substr(row.find(',') + 1)); };
+  EXPECT_LT(total(expected.back()), total(expected[1]));
+  for (const char* f : {"final.pt", "latest.pt", "ckpt-e1.pt", "ckpt-e5.pt", "samples/e2.png", "samples/e5.png"})
+    EXPECT_TRUE(std::filesystem::exists(a.dir / "subjects/S1/psm" / f)) << f;
+
+  // A finished stage is skipped.
+  auto skipped = test::run_psmflow(join(train_args(a)));
+  EXPECT_EQ(skipped.exit_code, 0);
+  EXPECT_NE(skipped.output.find("already done"), std::string::npos) << skipped.output;
+
+  // Embeddings of every frame (detected or not) with the trained and the untrained network.
+  auto args = train_args(a);
+  args[0] = "embed";
+  auto emb = test::run_psmflow(join(args));
+  ASSERT_EQ(emb.exit_code, 0) << emb.output;
+  args.push_back("--untrained");
+  auto untrained = test::run_psmflow(join(args));
+  ASSERT_EQ(untrained.exit_code, 0) << untrained.output;
+  auto preset = model::preset_by_name("tiny");
+  for (const char* tag : {"psm", "untrained"}) {
+    Embeddings e = read_embeddings(a.dir / "subjects/S1/embeddings.h5", tag);
+    EXPECT_EQ(e.n, kFrames) << tag;
+    EXPECT_EQ(e.code_dim, preset.code_dim);
+    EXPECT_EQ(e.feature_dim, preset.feature_dim());
+    EXPECT_EQ(e.code.size(), static_cast<std::size_t>(kFrames * preset.code_dim));
+    EXPECT_EQ(e.frame_index[kFrames - 1], kFrames - 1);
+  }
+  EXPECT_NE(read_embeddings(a.dir / "subjects/S1/embeddings.h5", "psm").code,
+            read_embeddings(a.dir / "subjects/S1/embeddings.h5", "untrained").code);
+  EXPECT_EQ(Manifest(RunDir(a.dir)).get("S1", "embed")->status, Status::done);
+  EXPECT_EQ(Manifest(RunDir(a.dir)).get("S1", "embed-untrained")->status, Status::done);
+}
+
+TEST(TrainCli, TransferLearningStartsFromAnotherCheckpoint) {
+  REQUIRE_MODEL();
+  test::ScratchDir scratch;
+  RunFiles a = make_run(scratch, "a", 1), b = make_run(scratch, "b", 1);
+  ASSERT_EQ(test::run_psmflow(join(train_args(a))).exit_code, 0);
+  auto args = train_args(b);
+  args.insert(args.end(), {"--init", (a.dir / "subjects/S1/psm/final.pt").string(), "--tag", "tl-psm"});
+  auto r = test::run_psmflow(join(args));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(b.dir / "subjects/S1/tl-psm/final.pt"));
+  auto rec = Manifest(RunDir(b.dir)).get("S1", "train-tl-psm");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->details.at("init"), (a.dir / "subjects/S1/psm/final.pt").string());
+  // The first epoch starts from trained weights, so its loss is below the scratch run's first epoch.
+  auto total = [](const std::string& row) { return std::stod(row.substr(row.find(',') + 1)); };
+  EXPECT_LT(total(test::loss_columns(b.dir / "subjects/S1/tl-psm/losses.csv")[1]),
+            total(test::loss_columns(a.dir / "subjects/S1/psm/losses.csv")[1]));
+}
+
+TEST(TrainCli, MissingFramesAndBadModesAreClearErrors) {
+  test::ScratchDir scratch;
+  auto r = test::run_psmflow("train --subject S9 --run-dir " + shell_quote((scratch / "run").string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("frames.h5"), std::string::npos) << r.output;
+  r = test::run_psmflow("train --subject S9 --mode bogus --run-dir " + shell_quote((scratch / "run").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = test::run_psmflow("embed --subject S9 --run-dir " + shell_quote((scratch / "run").string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("final.pt"), std::string::npos) << r.output;
+}
