@@ -22,8 +22,8 @@ GmSampler::GmSampler(GmSamplerSetup setup) : s_(std::move(setup)) {
   if (s_.mode != "gm" && s_.mode != "gm-ctl") throw UsageError("GM sampler: mode '" + s_.mode + "' is not gm or gm-ctl");
   if (s_.world < 1 || s_.rank < 0 || s_.rank >= s_.world || s_.batch < 1)
     throw UsageError("GM sampler: bad rank/world/batch");
-  s_.frames.erase(std::remove_if(s_.frames.begin(), s_.frames.end(), [](std::int64_t n) { return n < 0; }),
-                  s_.frames.end());
+  for (std::int64_t n : s_.frames)
+    if (n < 0) throw UsageError("GM sampler: negative frame count");
   std::int64_t total = std::accumulate(s_.frames.begin(), s_.frames.end(), std::int64_t{0});
   if (s_.frames.empty() || *std::max_element(s_.frames.begin(), s_.frames.end()) < 1)
     throw UsageError("GM sampler: no subject has frames");

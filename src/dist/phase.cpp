@@ -3,6 +3,7 @@
 // worker, chain results come back.
 #include <algorithm>
 #include <deque>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -213,6 +214,16 @@ void share_summary(PhaseSummary& sum, MPI_Comm comm, int rank) {
   sum.stop_reason = j.at("reason");
 }
 
+// Resident memory of this process in MiB (Linux /proc), for the master's queue-size report.
+double resident_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  double kib = 0;
+  while (in >> key)
+    if (key == "VmRSS:" && in >> kib) break;
+  return kib / 1024.0;
+}
+
 }  // namespace
 
 void record_interrupted(Manifest& m, const ChainResult& r) {
@@ -237,6 +248,7 @@ PhaseSummary run_chain_phase(const Config& cfg, const RunOptions& opt, const Wor
   Worker worker(setup);
   PhaseSummary sum;
   if (info.rank == 0) {
+    double before = resident_mib();
     Manifest manifest{RunDir(cfg.run.run_dir)};
     std::vector<QueueItem> queue = build_queue(manifest, cfg, subjects, chain_by_id(chain));
     sum.total = static_cast<int>(subjects.size());
@@ -244,6 +256,8 @@ PhaseSummary run_chain_phase(const Config& cfg, const RunOptions& opt, const Wor
     if (sum.skipped > 0) spdlog::info("{} of {} subjects already done, skipped", sum.skipped, sum.total);
     Master master(cfg, opt, worker, chain, info.world, sum);
     for (const auto& q : queue) master.add(q.subject);
+    spdlog::info("{} subjects queued for {} worker(s) (master resident memory {:.1f} MiB, {:+.2f} MiB for the queue)",
+                 queue.size(), info.world, resident_mib(), resident_mib() - before);
     master.run(comm);
   } else {
     remote_worker(worker, comm);
