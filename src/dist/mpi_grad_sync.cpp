@@ -32,7 +32,11 @@ class MpiGradSync : public GradSync {
     PSMFLOW_MPI(MPI_Comm_rank(comm_, &rank_));
     PSMFLOW_MPI(MPI_Comm_size(comm_, &world_));
   }
-  ~MpiGradSync() override { MPI_Comm_free(&comm_); }
+  ~MpiGradSync() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Comm_free(&comm_);
+  }
   int rank() const override { return rank_; }
   int world() const override { return world_; }
 

@@ -92,7 +92,7 @@ class Master {
 
   void handle(const ChainResult& r) {
     busy_[r.rank] = false;
-    if (r.gap_ms >= 0) sum_.gaps_ms.push_back(r.gap_ms);
+    if (r.gap_ms >= 0) (r.rank == 0 ? sum_.gaps_ms : sum_.remote_gaps_ms).push_back(r.gap_ms);
     chain_seconds_ += r.seconds;
     ++chains_finished_;
     switch (r.outcome) {

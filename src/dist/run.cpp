@@ -151,12 +151,16 @@ int phase_exit(const PhaseSummary& s) {
   return s.failed > 0 ? kExitStageFailed : kExitOk;
 }
 
-void log_handover(const PhaseSummary& s) {
-  if (s.gaps_ms.empty()) return;
-  std::vector<double> g = s.gaps_ms;
+std::string gap_stats(std::vector<double> g) {
+  if (g.empty()) return "none";
   std::sort(g.begin(), g.end());
-  spdlog::info("hand-over (a worker's result to its next subject): median {:.1f} ms, max {:.1f} ms over {}",
-               g[g.size() / 2], g.back(), g.size());
+  return fmt::format("median {:.1f} ms, max {:.1f} ms over {}", g[g.size() / 2], g.back(), g.size());
+}
+
+void log_handover(const PhaseSummary& s) {
+  if (s.gaps_ms.empty() && s.remote_gaps_ms.empty()) return;
+  spdlog::info("hand-over (a worker's result to its next subject): other ranks {}; rank 0 {}",
+               gap_stats(s.remote_gaps_ms), gap_stats(s.gaps_ms));
 }
 
 }  // namespace

@@ -50,8 +50,11 @@ void Watchdog::watch() {
     std::fprintf(stderr, "psmflow: rank %d: %s did not finish within %.0f s (a peer is gone or stuck); aborting the job\n",
                  rank, what_, timeout_.count() / 1000.0);
     std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    ::_exit(1);  // MPI_Abort should not return; never hang here either
+    // MPI_Abort from this thread while the main thread sits inside MPI could itself block; if it
+    // has not ended the job in 10 s, exiting is enough: mpirun ends a job whose rank exits nonzero.
+    std::thread([] { MPI_Abort(MPI_COMM_WORLD, 1); }).detach();
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    ::_exit(1);
   }
 }
 

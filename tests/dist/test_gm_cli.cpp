@@ -3,6 +3,7 @@
 // resumes from rank 0's checkpoint.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 
 #include "dist_support.hpp"
@@ -68,4 +69,15 @@ TEST(GmCli, KilledRankEndsTheJobAndTheRerunResumesFromTheCheckpoint) {
   EXPECT_EQ(rec->details["subjects"], "S01,S02");
   EXPECT_EQ(rec->details["ranks"], "2");
   EXPECT_TRUE(fs::exists(run.gm_dir() / "final.pt"));
+}
+
+TEST(GmCli, WatchdogEndsAJobWhosePeerIsStuck) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_shell("timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none -n 2 " +
+                     shell_quote(PSMFLOW_WATCHDOG_PROBE));
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung:\n" << r.output;
+  EXPECT_LT(s, 60) << r.output;
+  EXPECT_NE(r.output.find("MPI_Iallreduce of loss sums did not finish within 2 s"), std::string::npos) << r.output;
 }

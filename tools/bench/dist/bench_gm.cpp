@@ -55,9 +55,11 @@ int main(int argc, char** argv) {
   for (auto& p : params) n += static_cast<std::size_t>(p.numel());
   if (rank == 0) {
     double step = (worst[0] + worst[1]) / steps;
-    std::printf("ranks=%d preset=%s params=%zu batch_per_rank=%d step_s=%.4f img_per_s_per_rank=%.2f allreduce_share=%.3f\n",
-                world, preset.c_str(), n, batch, step, 2.0 * batch / step, worst[1] / (worst[0] + worst[1]));
+    std::fflush(stdout);
+    std::printf("ranks=%d preset=%s params=%zu batch_per_rank=%d step_s=%.4f compute_s=%.4f img_per_s_per_rank=%.2f allreduce_share=%.3f\n",
+                world, preset.c_str(), n, batch, step, worst[0] / steps, 2.0 * batch / step, worst[1] / (worst[0] + worst[1]));
   }
+  sync.reset();
   MPI_Finalize();
   return 0;
 }
