@@ -25,8 +25,10 @@ CohortFrames::CohortFrames(std::vector<std::filesystem::path> files, int open_fi
     ends_.push_back(total_);
     detected_.push_back(std::move(rows));
   }
-  if (total_ == 0) throw StageError("GM: none of the " + std::to_string(files_.size()) + " frames.h5 has a detected frame");
-  slots_.assign(static_cast<std::size_t>(std::max(2, slots)), std::vector<std::uint8_t>(std::size_t(crop_) * crop_ * 3));
+  if (total_ == 0)
+    throw StageError("GM: none of the " + std::to_string(files_.size()) + " frames.h5 has a detected frame");
+  slots_.assign(static_cast<std::size_t>(std::max(2, slots)),
+                std::vector<std::uint8_t>(std::size_t(crop_) * crop_ * 3));
 }
 
 const FramesReader& CohortFrames::reader(int subject) const {

@@ -19,7 +19,8 @@ std::uint64_t mix64(std::uint64_t seed, std::uint64_t a, std::uint64_t b, std::u
 }
 
 GmSampler::GmSampler(GmSamplerSetup setup) : s_(std::move(setup)) {
-  if (s_.mode != "gm" && s_.mode != "gm-ctl") throw UsageError("GM sampler: mode '" + s_.mode + "' is not gm or gm-ctl");
+  if (s_.mode != "gm" && s_.mode != "gm-ctl")
+    throw UsageError("GM sampler: mode '" + s_.mode + "' is not gm or gm-ctl");
   if (s_.world < 1 || s_.rank < 0 || s_.rank >= s_.world || s_.batch < 1)
     throw UsageError("GM sampler: bad rank/world/batch");
   for (std::int64_t n : s_.frames)

@@ -5,11 +5,10 @@
 // rank reads from gm/latest.pt) and averages gradients every step through GradSync; rank 0
 // alone writes checkpoints.
 #include <sched.h>
+#include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
-#include <spdlog/spdlog.h>
-
 #include <nlohmann/json.hpp>
 
 #include "psmflow/dist/gm.hpp"
@@ -107,7 +106,9 @@ struct Interrupted : std::runtime_error {
 StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, const RankInfo& info) {
   const int threads = train::apply_threads(threads_for_rank(cfg.run.threads, info.local_size));
   torch::Device device = train::choose_device(cfg.run.device);
-  if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank % std::max<int>(1, torch::cuda::device_count())));
+  if (device.is_cuda())
+    device = torch::Device(
+        torch::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank % std::max<int>(1, torch::cuda::device_count())));
   std::vector<fs::path> files;
   for (const auto& id : plan.subjects) files.push_back(run.frames(id));
   CohortFrames frames(files);

@@ -60,8 +60,8 @@ class MpiGradSync : public GradSync {
     for (std::size_t i = 0; i < buckets_.size(); ++i) {
       Bucket& b = buckets_[i];
       pack(b, params, true);
-      PSMFLOW_MPI(MPI_Iallreduce(MPI_IN_PLACE, b.flat.data_ptr(), static_cast<int>(b.numel), mpi_type(b.dtype),
-                                 MPI_SUM, comm_, &reqs[i]));
+      PSMFLOW_MPI(MPI_Iallreduce(MPI_IN_PLACE, b.flat.data_ptr(), static_cast<int>(b.numel), mpi_type(b.dtype), MPI_SUM,
+                                 comm_, &reqs[i]));
       int done = 0;
       for (std::size_t j = 0; j <= i; ++j) PSMFLOW_MPI(MPI_Test(&reqs[j], &done, MPI_STATUS_IGNORE));
     }
@@ -73,8 +73,8 @@ class MpiGradSync : public GradSync {
   void allreduce_sum(std::vector<double>& values) override {
     if (values.empty()) return;
     MPI_Request req;
-    PSMFLOW_MPI(MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM,
-                               comm_, &req));
+    PSMFLOW_MPI(
+        MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, comm_, &req));
     wait(req, "MPI_Iallreduce of loss sums");
   }
 
@@ -117,8 +117,10 @@ class MpiGradSync : public GradSync {
       const auto& p = params[i];
       auto dst = b.flat.narrow(0, offset, p.numel());
       torch::Tensor src = grads ? p.grad() : p;
-      if (src.defined()) dst.copy_(src.reshape({-1}));
-      else dst.zero_();
+      if (src.defined())
+        dst.copy_(src.reshape({-1}));
+      else
+        dst.zero_();
       offset += p.numel();
     }
   }

@@ -156,14 +156,18 @@ class NcclGradSync : public GradSync {
       std::size_t bytes = static_cast<std::size_t>(p.numel()) * p.element_size();
       char* slot = static_cast<char*>(b.flat) + offset;
       if (!p.grad().defined()) {
-        if (pack) PSMFLOW_CUDA(cudaMemsetAsync(slot, 0, bytes, stream_));
-        else p.mutable_grad() = torch::zeros_like(p);
+        if (pack)
+          PSMFLOW_CUDA(cudaMemsetAsync(slot, 0, bytes, stream_));
+        else
+          p.mutable_grad() = torch::zeros_like(p);
       }
       if (p.grad().defined()) {
         if (!p.grad().is_contiguous()) throw std::runtime_error("NCCL gradient sync needs contiguous gradients");
         void* grad = p.grad().data_ptr();
-        if (pack) PSMFLOW_CUDA(cudaMemcpyAsync(slot, grad, bytes, cudaMemcpyDeviceToDevice, stream_));
-        else PSMFLOW_CUDA(cudaMemcpyAsync(grad, slot, bytes, cudaMemcpyDeviceToDevice, stream_));
+        if (pack)
+          PSMFLOW_CUDA(cudaMemcpyAsync(slot, grad, bytes, cudaMemcpyDeviceToDevice, stream_));
+        else
+          PSMFLOW_CUDA(cudaMemcpyAsync(grad, slot, bytes, cudaMemcpyDeviceToDevice, stream_));
       }
       offset += bytes;
     }

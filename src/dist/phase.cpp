@@ -41,8 +41,15 @@ class Backoff {
 class Master {
  public:
   Master(const Config& cfg, const RunOptions& opt, Worker& local, int chain, int world, PhaseSummary& sum)
-      : opt_(opt), manifest_(RunDir(cfg.run.run_dir)), local_(local), chain_(chain), world_(world), sum_(sum),
-        busy_(world, false), start_(Clock::now()), last_print_(start_) {}
+      : opt_(opt),
+        manifest_(RunDir(cfg.run.run_dir)),
+        local_(local),
+        chain_(chain),
+        world_(world),
+        sum_(sum),
+        busy_(world, false),
+        start_(Clock::now()),
+        last_print_(start_) {}
 
   void add(const std::string& subject) { queue_.push_back({subject, 1, {}}); }
 
@@ -56,8 +63,10 @@ class Master {
       if (world_ > 1) PSMFLOW_MPI(MPI_Iprobe(MPI_ANY_SOURCE, kTagResult, comm, &flag, &st));
       if (flag) progressed = true, handle(result_from_json(recv_text(comm, st.MPI_SOURCE, kTagResult)));
       print_progress(false);
-      if (progressed) backoff.reset();
-      else backoff.sleep();
+      if (progressed)
+        backoff.reset();
+      else
+        backoff.sleep();
     }
     print_progress(true);
     for (int w = 1; w < world_; ++w) send_text(comm, w, kTagEnd, "end");
@@ -84,8 +93,10 @@ class Master {
       queue_.erase(it);
       busy_[w] = true;
       any = true;
-      if (w == 0) local_.start(a);
-      else send_text(comm, w, kTagAssign, to_json(a));
+      if (w == 0)
+        local_.start(a);
+      else
+        send_text(comm, w, kTagAssign, to_json(a));
     }
     return any;
   }
@@ -187,8 +198,10 @@ void remote_worker(Worker& worker, MPI_Comm comm) {
       send_text(comm, 0, kTagResult, to_json(*r));
       progressed = true;
     }
-    if (progressed) backoff.reset();
-    else backoff.sleep();
+    if (progressed)
+      backoff.reset();
+    else
+      backoff.sleep();
   }
 }
 
@@ -196,9 +209,10 @@ void remote_worker(Worker& worker, MPI_Comm comm) {
 void share_summary(PhaseSummary& sum, MPI_Comm comm, int rank) {
   std::string text;
   if (rank == 0)
-    text = nlohmann::json{{"done", sum.done}, {"failed", sum.failed}, {"stopped", sum.stopped},
-                          {"reason", sum.stop_reason}}
-               .dump();
+    text =
+        nlohmann::json{
+            {"done", sum.done}, {"failed", sum.failed}, {"stopped", sum.stopped}, {"reason", sum.stop_reason}}
+            .dump();
   int len = static_cast<int>(text.size());
   MPI_Request req;
   PSMFLOW_MPI(MPI_Ibcast(&len, 1, MPI_INT, 0, comm, &req));

@@ -47,7 +47,8 @@ void Watchdog::watch() {
     int rank = -1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     // stderr directly: the logger may be locked by the stuck thread.
-    std::fprintf(stderr, "psmflow: rank %d: %s did not finish within %.0f s (a peer is gone or stuck); aborting the job\n",
+    std::fprintf(stderr,
+                 "psmflow: rank %d: %s did not finish within %.0f s (a peer is gone or stuck); aborting the job\n",
                  rank, what_, timeout_.count() / 1000.0);
     std::fflush(stderr);
     // MPI_Abort from this thread while the main thread sits inside MPI could itself block; if it

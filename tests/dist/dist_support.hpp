@@ -22,8 +22,8 @@ inline fs::path make_cohort(const fs::path& dir, int n, const std::string& extra
     ids += std::string(i > 1 ? ", " : "") + "\"" + id + "\"";
   }
   fs::path cfg = dir / "run.toml";
-  write_text(cfg, "[run]\nrun_dir = \"run\"\nthreads = 1\n[data]\nids = [" + ids +
-                      "]\ninput = \"videos/{id}.avi\"\n" + extra_toml);
+  write_text(cfg, "[run]\nrun_dir = \"run\"\nthreads = 1\n[data]\nids = [" + ids + "]\ninput = \"videos/{id}.avi\"\n" +
+                      extra_toml);
   return cfg;
 }
 

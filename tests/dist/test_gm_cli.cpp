@@ -51,7 +51,8 @@ TEST(GmCli, KilledRankEndsTheJobAndTheRerunResumesFromTheCheckpoint) {
   fake_preprocessed(cfg, "S01", 12, 1);
   fake_preprocessed(cfg, "S02", 12, 2);
   std::string cmd = "timeout 300 mpirun --allow-run-as-root --oversubscribe --bind-to none -n 2 " +
-                    shell_quote(psmflow_binary().string()) + " train --mode gm --config " + shell_quote(cfg_file.string());
+                    shell_quote(psmflow_binary().string()) + " train --mode gm --config " +
+                    shell_quote(cfg_file.string());
   auto first = run_shell("PSMFLOW_TEST_GM_KILL=1:3 " + cmd);
   EXPECT_NE(first.exit_code, 0) << first.output;
   EXPECT_NE(first.exit_code, 124) << "the job hung after a rank died:\n" << first.output;

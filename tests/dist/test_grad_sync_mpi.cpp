@@ -30,7 +30,8 @@ TEST(GradSyncMpi, AllreduceAveragesGradientsInEveryBucket) {
   int r = sync->rank(), w = sync->world();
   auto params = make_params();
   for (std::size_t i = 0; i + 1 < params.size(); ++i)
-    params[i].mutable_grad() = (r + 1) * torch::arange(params[i].numel(), params[i].options()).view(params[i].sizes()) + 0.5;
+    params[i].mutable_grad() =
+        (r + 1) * torch::arange(params[i].numel(), params[i].options()).view(params[i].sizes()) + 0.5;
   // the last parameter has no gradient on any rank (unused this step)
   sync->allreduce_gradients(params);
   double mean_factor = (w + 1) / 2.0;  // mean of 1..w

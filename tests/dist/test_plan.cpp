@@ -20,7 +20,8 @@ TEST(Shard, ParsesAndRejects) {
   Shard s = parse_shard("2/5");
   EXPECT_EQ(s.index, 2);
   EXPECT_EQ(s.count, 5);
-  for (const char* bad : {"5/5", "1/0", "-1/3", "1/3/4", "a/b", "", "3"}) EXPECT_THROW(parse_shard(bad), UsageError) << bad;
+  for (const char* bad : {"5/5", "1/0", "-1/3", "1/3/4", "a/b", "", "3"})
+    EXPECT_THROW(parse_shard(bad), UsageError) << bad;
 }
 
 TEST(Shard, IsDeterministicDisjointAndComplete) {

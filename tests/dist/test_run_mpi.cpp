@@ -167,7 +167,8 @@ TEST(RunMpi, WholePipelineAndRerunSkipsEverything) {
   if (my_rank() == 0) {
     for (const auto& st : {stage::gm, stage::collect}) EXPECT_EQ(f.status(kRunScope, st), Status::done) << st;
     for (int i = 1; i <= 4; ++i)
-      for (const auto& st : {stage::embed_gm, stage::evaluate}) EXPECT_EQ(f.status("S0" + std::to_string(i), st), Status::done);
+      for (const auto& st : {stage::embed_gm, stage::evaluate})
+        EXPECT_EQ(f.status("S0" + std::to_string(i), st), Status::done);
     EXPECT_EQ(read_work_log(f.log).size(), 4u * 5 + 2);
     fs::remove(f.log);
   }

@@ -10,10 +10,10 @@
 namespace psmflow::dist {
 
 struct GmItem {
-  int subject = 0;      // index into the sampler's subject list
-  std::int64_t a = 0;   // frame of that subject
-  std::int64_t b = 0;   // second frame (== a when flip)
-  bool flip = false;    // the second image is the horizontal flip of the first
+  int subject = 0;     // index into the sampler's subject list
+  std::int64_t a = 0;  // frame of that subject
+  std::int64_t b = 0;  // second frame (== a when flip)
+  bool flip = false;   // the second image is the horizontal flip of the first
 };
 
 struct GmSamplerSetup {
@@ -21,14 +21,14 @@ struct GmSamplerSetup {
   std::string mode = "gm";           // gm | gm-ctl
   unsigned long long seed = 1;
   int rank = 0, world = 1;
-  int batch = 16;                  // items per rank per step
+  int batch = 16;                    // items per rank per step
   std::int64_t items_per_epoch = 0;  // 0 = half the frames of all subjects (as a PSM's N/2 pairs)
 };
 
 class GmSampler {
  public:
-  explicit GmSampler(GmSamplerSetup setup);  // throws UsageError on a bad mode or no frames
-  std::int64_t steps_per_epoch() const;       // global batches; a last partial one is dropped
+  explicit GmSampler(GmSamplerSetup setup);           // throws UsageError on a bad mode or no frames
+  std::int64_t steps_per_epoch() const;               // global batches; a last partial one is dropped
   std::vector<GmItem> global_epoch(int epoch) const;  // epoch is 1-based; steps*world*batch items
   std::vector<GmItem> rank_epoch(int epoch) const;    // this rank's steps*batch items, batch after batch
   std::int64_t delta(int epoch, int subject) const;   // GM-CTL offset, capped at frames-1

@@ -37,8 +37,8 @@ struct RunOptions {
 int run_pipeline(const Config& cfg, const RunOptions& opt, MPI_Comm comm);
 
 struct PhaseSummary {
-  int total = 0;     // subjects in the phase
-  int skipped = 0;   // already done before the run
+  int total = 0;    // subjects in the phase
+  int skipped = 0;  // already done before the run
   int done = 0;
   int failed = 0;
   int retried = 0;

@@ -56,8 +56,10 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     double step = (worst[0] + worst[1]) / steps;
     std::fflush(stdout);
-    std::printf("ranks=%d preset=%s params=%zu batch_per_rank=%d step_s=%.4f compute_s=%.4f img_per_s_per_rank=%.2f allreduce_share=%.3f\n",
-                world, preset.c_str(), n, batch, step, worst[0] / steps, 2.0 * batch / step, worst[1] / (worst[0] + worst[1]));
+    std::printf(
+        "ranks=%d preset=%s params=%zu batch_per_rank=%d step_s=%.4f compute_s=%.4f img_per_s_per_rank=%.2f "
+        "allreduce_share=%.3f\n",
+        world, preset.c_str(), n, batch, step, worst[0] / steps, 2.0 * batch / step, worst[1] / (worst[0] + worst[1]));
   }
   sync.reset();
   MPI_Finalize();
