@@ -18,6 +18,12 @@ std::string FaceCycleNet::describe() const {
          (net_->has_perceptual() ? "on" : "off (no VGG weights)");
 }
 
+std::vector<torch::Tensor> FaceCycleNet::sample_rows(const torch::Tensor& x) {
+  const auto n = x.size(0);
+  model::CycleImages c = net_->cycle_images(x, torch::roll(x, {1}, {0}));
+  return {x, c.neutral.narrow(0, 0, n), c.reconstruction.narrow(0, 0, n)};
+}
+
 std::unique_ptr<FaceCycleNet> make_facecycle_net(const Config& cfg, const torch::Device& device) {
   torch::manual_seed(cfg.run.seed);
   model::FaceCycle net(model::preset_by_name(cfg.model.preset));

@@ -143,11 +143,7 @@ TrainResult Trainer::run() {
   state.seed = opt_.seed;
   state.config_hash = opt_.config_hash;
   state.sampler = pairs_.describe();
-  if (!resume(state)) {
-    state.seed = opt_.seed;
-    state.config_hash = opt_.config_hash;
-    state.sampler = pairs_.describe();
-  }
+  resume(state);  // keeps the fresh state when there is nothing to resume from
   if (sync_) sync_->broadcast_parameters(net_.module().parameters());
   spdlog::info("{}: {}; {} frames, {} epochs of batch {}", opt_.label, net_.describe(), frames_.size(), t.epochs,
                t.batch);

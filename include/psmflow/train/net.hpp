@@ -36,6 +36,8 @@ class FaceCycleNet : public TrainableNet {
   }
   std::vector<torch::Tensor> trainable_parameters() override { return net_->trainable_parameters(); }
   model::Embedding embed(const torch::Tensor& x) override { return net_->embed(x); }
+  // Input, de-expressed face and reconstruction; each frame is paired with the next one.
+  std::vector<torch::Tensor> sample_rows(const torch::Tensor& x) override;
   std::string describe() const override;
   model::FaceCycle& net() { return net_; }
 

@@ -1,0 +1,96 @@
+// Throughput of one PSM training step (tools/bench/train runs it beside the PyTorch reference).
+// bench_train_step PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer]
+// PSMFLOW_BENCH_PROFILE=trace.json also writes a profile of one step (chrome trace format).
+//   step mode: the step on fixed random inputs, as shared/bench/ref_psm_step.py times it;
+//   --trainer: the whole loop (loader thread, augmentation of uint8 frames, Adam) for STEPS steps.
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "psmflow/train/sampler.hpp"
+#include "psmflow/train/trainer.hpp"
+#include "support/test_support.hpp"
+#include "train_test_support.hpp"
+
+using namespace psmflow;
+
+namespace {
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+model::FaceCycle make_net(const std::string& preset, const std::string& vgg) {
+  torch::manual_seed(0);
+  model::FaceCycle net(model::preset_by_name(preset));
+  if (!vgg.empty()) net->load_vgg_weights(vgg);
+  return net;
+}
+
+double time_steps(model::FaceCycle& net, int pairs, int steps) {
+  torch::optim::Adam opt(net->trainable_parameters(), torch::optim::AdamOptions(8e-5).betas({0.5, 0.999}));
+  auto x0 = torch::randn({pairs, 3, 64, 64}), x1 = torch::randn({pairs, 3, 64, 64});
+  auto step = [&] {
+    opt.zero_grad();
+    net->loss(x0, x1, 1.0).total.backward();
+    opt.step();
+  };
+  step();  // warm-up, like the reference
+  if (const char* trace = std::getenv("PSMFLOW_BENCH_PROFILE")) {  // one profiled step, chrome trace
+    torch::autograd::profiler::RecordProfile guard(trace);
+    step();
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) step();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
+}
+
+double time_trainer(model::FaceCycle net, int pairs, int steps) {
+  auto frames = test::synthetic_frames(2 * pairs * steps);
+  train::PsmSampler sampler(frames.size(), 1);
+  train::FaceCycleNet adapter(std::move(net));
+  test::ScratchDir dir;
+  train::TrainOptions opt;
+  opt.section.epochs = 1;
+  opt.section.batch = pairs;
+  opt.section.checkpoint_every = 0;
+  opt.section.sample_every = 0;
+  opt.out_dir = dir.path();
+  opt.label = "bench";
+  train::Trainer trainer(adapter, frames, sampler, opt);
+  // Step time as the trainer measures it: loader waits included, the final checkpoint not.
+  train::TrainResult r = trainer.run();
+  return 2.0 * pairs / r.images_per_s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: %s PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer]\n", argv[0]);
+    return 2;
+  }
+  const std::string preset = argv[1];
+  const int pairs = std::stoi(argv[2]), threads = std::stoi(argv[3]), steps = std::stoi(argv[4]);
+  std::string vgg;
+  bool trainer = false;
+  for (int i = 5; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--trainer") == 0) trainer = true;
+    else vgg = argv[i];
+  }
+  torch::set_num_threads(threads);
+  spdlog::set_level(spdlog::level::warn);
+  auto net = make_net(preset, vgg);
+  const double dt = trainer ? time_trainer(std::move(net), pairs, steps) : time_steps(net, pairs, steps);
+  std::printf("psmflow %s: preset %s batch %d pairs, %d threads, perceptual %s: %.0f ms/step, %.2f img/s, peak RSS %.0f MB\n",
+              trainer ? "trainer" : "step", preset.c_str(), pairs, threads, vgg.empty() ? "off" : "on", dt * 1000,
+              2 * pairs / dt, peak_rss_mb());
+  return 0;
+}
