@@ -1,7 +1,9 @@
 // Gradient reaches every trainable parameter and no frozen one, with and without VGG weights.
 #include <gtest/gtest.h>
 
+#include "model_test_util.hpp"
 #include "psmflow/model/facecycle.hpp"
+#include "support/test_support.hpp"
 
 namespace psmflow::model {
 namespace {
@@ -23,6 +25,42 @@ TEST(Gradients, ReachEveryParameterWithoutVgg) {
   net->loss(torch::randn({2, 3, 64, 64}), torch::randn({2, 3, 64, 64}), 1.0).total.backward();
   EXPECT_EQ(gradient_faults(net), std::vector<std::string>{});
   EXPECT_EQ(net->trainable_parameters().size(), net->parameters().size());  // the stem trains
+}
+
+}  // namespace
+}  // namespace psmflow::model
+
+namespace psmflow::model {
+namespace {
+
+TEST(Gradients, PaperWithVggFreezesStemAndTrunk) {
+  torch::manual_seed(5);
+  test::ScratchDir dir;
+  test::save_tensor_dict(dir / "vgg.pt", test::random_vgg_weights());
+  FaceCycle net(preset_by_name("paper"));
+  net->load_vgg_weights(dir / "vgg.pt");
+  ASSERT_TRUE(net->has_perceptual());
+  auto t = net->loss(torch::randn({1, 3, 64, 64}), torch::randn({1, 3, 64, 64}), 1.0);
+  EXPECT_GT(t.perc.item<double>(), 0.0);
+  t.total.backward();
+  EXPECT_EQ(gradient_faults(net), std::vector<std::string>{});
+  for (auto& p : net->generator()->stem_parameters()) EXPECT_FALSE(p.requires_grad());
+  int64_t trainable = 0;
+  for (auto& p : net->trainable_parameters()) trainable += p.numel();
+  EXPECT_EQ(trainable, 4240000 + 2996544 + 12854147);
+}
+
+TEST(Gradients, TinyWithVggKeepsItsStemTrainable) {
+  torch::manual_seed(6);
+  test::ScratchDir dir;
+  test::save_tensor_dict(dir / "vgg.pt", test::random_vgg_weights());
+  FaceCycle net(preset_by_name("tiny"));
+  net->load_vgg_weights(dir / "vgg.pt");
+  auto t = net->loss(torch::randn({1, 3, 64, 64}), torch::randn({1, 3, 64, 64}), 1.0);
+  EXPECT_GT(t.perc.item<double>(), 0.0);
+  t.total.backward();
+  EXPECT_EQ(gradient_faults(net), std::vector<std::string>{});
+  for (auto& p : net->generator()->stem_parameters()) EXPECT_TRUE(p.requires_grad());
 }
 
 }  // namespace
