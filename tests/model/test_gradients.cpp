@@ -65,3 +65,37 @@ TEST(Gradients, TinyWithVggKeepsItsStemTrainable) {
 
 }  // namespace
 }  // namespace psmflow::model
+
+namespace psmflow::model {
+namespace {
+
+// The phased 2×2-convolution form equals LibTorch's transposed convolution, values and gradients,
+// in both memory layouts.
+TEST(Layers, Deconv4x2EqualsConvTranspose) {
+  torch::manual_seed(8);
+  Deconv4x2 ours(6, 5);
+  torch::nn::ConvTranspose2d ref(torch::nn::ConvTranspose2dOptions(6, 5, 4).stride(2).padding(1));
+  {
+    torch::NoGradGuard no_grad;
+    ref->weight.copy_(ours->weight);
+    ref->bias.copy_(ours->bias);
+  }
+  for (auto format : {torch::MemoryFormat::Contiguous, torch::MemoryFormat::ChannelsLast}) {
+    auto x = torch::randn({2, 6, 7, 9}).contiguous(format).requires_grad_(true);
+    auto xr = x.detach().clone().requires_grad_(true);
+    auto y = ours(x), yr = ref(xr);
+    ASSERT_EQ(y.sizes(), yr.sizes());
+    EXPECT_TRUE(torch::allclose(y, yr, 1e-5, 1e-5));
+    auto g = torch::randn(y.sizes());
+    (y * g).sum().backward();
+    (yr * g).sum().backward();
+    EXPECT_TRUE(torch::allclose(x.grad(), xr.grad(), 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(ours->weight.grad(), ref->weight.grad(), 1e-4, 1e-5));
+    EXPECT_TRUE(torch::allclose(ours->bias.grad(), ref->bias.grad(), 1e-4, 1e-5));
+    ours->zero_grad();
+    ref->zero_grad();
+  }
+}
+
+}  // namespace
+}  // namespace psmflow::model
