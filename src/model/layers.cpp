@@ -40,15 +40,14 @@ Deconv4x2Impl::Deconv4x2Impl(int64_t in, int64_t out) {
 // Output row 2a+r of a k4 s2 p1 transposed convolution sums input rows a−1, a (r = 0; kernel
 // rows 3, 1) or a, a+1 (r = 1; kernel rows 2, 0): a 2×2 convolution over the padded input.
 torch::Tensor Deconv4x2Impl::forward(const torch::Tensor& x) {
-  static const int64_t taps[2][2] = {{3, 1}, {2, 0}};
   const auto n = x.size(0), h = x.size(2), w = x.size(3), out = weight.size(1);
   auto xp = F::pad(x, F::PadFuncOptions({1, 1, 1, 1}));
   auto wt = weight.transpose(0, 1);  // [out, in, 4, 4]
   std::vector<torch::Tensor> phases;
   for (int ry = 0; ry < 2; ++ry) {
-    auto wr = wt.index_select(2, torch::tensor({taps[ry][0], taps[ry][1]}));
+    auto wr = wt.slice(2, 1 - ry, 4, 2).flip({2});  // kernel rows {3,1} or {2,0}
     for (int rx = 0; rx < 2; ++rx) {
-      auto k = wr.index_select(3, torch::tensor({taps[rx][0], taps[rx][1]}));
+      auto k = wr.slice(3, 1 - rx, 4, 2).flip({3});
       auto p = torch::conv2d(xp.slice(2, ry, ry + h + 1).slice(3, rx, rx + w + 1), k);
       phases.push_back(p.permute({0, 2, 3, 1}));  // NHWC view
     }

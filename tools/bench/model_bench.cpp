@@ -1,6 +1,6 @@
 // One FaceCycle training step (loss, backward, Adam) timed per preset, and where the time goes:
 // the same sub-networks timed alone at the step's batch sizes.
-// Usage: model_bench PRESET [pairs=16] [threads=2] [steps=3] [vgg=none|random]
+// Usage: model_bench PRESET [pairs=16] [threads=2] [steps=3] [vgg=none|random] [breakdown=1|0]
 #include <torch/torch.h>
 
 #include <sys/resource.h>
@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 3 ? std::atoi(argv[3]) : 2;
   const int steps = argc > 4 ? std::atoi(argv[4]) : 3;
   const std::string vgg = argc > 5 ? argv[5] : "none";
+  const bool breakdown = argc > 6 ? std::atoi(argv[6]) != 0 : true;
   torch::set_num_threads(threads);
   torch::manual_seed(0);
   FaceCycle net(preset_by_name(preset));
@@ -88,11 +89,12 @@ int main(int argc, char** argv) {
     opt.step();
   }
   const double step_cpu = last_cpu_ms;
-  const double fwd = ms_per_call(steps, [&] { net->loss(x0, x1, 1.0); });
   std::printf("psmflow step: preset %s, batch %d pairs, %d threads, perceptual %s: %.0f ms/step, %.2f img/s, "
-              "CPU %.0f ms/step (loss forward %.0f ms, CPU %.0f ms)\n",
-              preset.c_str(), pairs, threads, net->has_perceptual() ? "on" : "off", step, n / (step / 1000), step_cpu,
-              fwd, last_cpu_ms);
+              "CPU %.0f ms/step\n",
+              preset.c_str(), pairs, threads, net->has_perceptual() ? "on" : "off", step, n / (step / 1000), step_cpu);
+  if (!breakdown) return 0;
+  const double fwd = ms_per_call(steps, [&] { net->loss(x0, x1, 1.0); });
+  std::printf("  loss forward alone %.0f ms (CPU %.0f ms)\n", fwd, last_cpu_ms);
 
   // Sub-networks alone, forward + backward, at the sizes one step uses.
   auto fb = [&](const std::function<torch::Tensor()>& f) {
