@@ -70,6 +70,12 @@ TEST(GmCli, KilledRankEndsTheJobAndTheRerunResumesFromTheCheckpoint) {
   EXPECT_EQ(rec->details["subjects"], "S01,S02");
   EXPECT_EQ(rec->details["ranks"], "2");
   EXPECT_TRUE(fs::exists(run.gm_dir() / "final.pt"));
+
+  // `psmflow run --stage gm` reaches the same training in-process and finds it done.
+  auto again = run_shell("timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none -n 2 " +
+                         shell_quote(psmflow_binary().string()) + " run --stage gm " + shell_quote(cfg_file.string()));
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("GM: already done over these 2 subjects"), std::string::npos) << again.output;
 }
 
 TEST(GmCli, WatchdogEndsAJobWhosePeerIsStuck) {
