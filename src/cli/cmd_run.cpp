@@ -1,7 +1,7 @@
+#include <spdlog/sinks/sink.h>
+
 #include <cstdlib>
 #include <exception>
-
-#include <spdlog/sinks/sink.h>
 
 #include "cli/command.hpp"
 #include "psmflow/dist/mpi.hpp"
@@ -70,8 +70,9 @@ Command add_run(CLI::App& root) {
       "workers (every rank runs stage commands as child processes); the GM trains on all ranks together.");
   sub->add_option("config", args->config, "Config file (TOML)")->required();
   sub->add_option("--shard", args->shard, "Only subjects i, i+N, ... of the id-sorted list (i/N, 0 <= i < N)");
-  sub->add_option("--stage", args->stage, "What to run: subject (preprocess, PSM, embed), gm, collect (GM "
-                                          "embeddings, evaluation, report) or all")
+  sub->add_option("--stage", args->stage,
+                  "What to run: subject (preprocess, PSM, embed), gm, collect (GM "
+                  "embeddings, evaluation, report) or all")
       ->check(CLI::IsMember({"subject", "gm", "collect", "all"}))
       ->capture_default_str();
   sub->add_option("--retries", args->retries, "Extra attempts after a stage command crashes or is killed")

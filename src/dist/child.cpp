@@ -92,7 +92,8 @@ Child Child::spawn(const ChildSpec& spec) {
   if (!spec.output.empty()) {
     out_fd = ::open(spec.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (out_fd < 0)
-      throw std::runtime_error("cannot open " + spec.output.string() + " for a child's output: " + std::strerror(errno));
+      throw std::runtime_error("cannot open " + spec.output.string() +
+                               " for a child's output: " + std::strerror(errno));
   }
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
@@ -108,7 +109,8 @@ std::optional<ChildExit> Child::poll() {
   if (exit_) return exit_;
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) exit_ = exit_from_wait_status(status);
+  if (r == pid_)
+    exit_ = exit_from_wait_status(status);
   else if (r < 0 && errno != EINTR)
     throw std::runtime_error("waitpid(" + std::to_string(pid_) + ") failed: " + std::strerror(errno));
   return exit_;
@@ -118,7 +120,8 @@ ChildExit Child::wait() {
   while (!exit_) {
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, 0);
-    if (r == pid_) exit_ = exit_from_wait_status(status);
+    if (r == pid_)
+      exit_ = exit_from_wait_status(status);
     else if (r < 0 && errno != EINTR)
       throw std::runtime_error("waitpid(" + std::to_string(pid_) + ") failed: " + std::strerror(errno));
   }

@@ -3,6 +3,7 @@
 // worker, chain results come back.
 #include <algorithm>
 #include <deque>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -40,8 +41,15 @@ class Backoff {
 class Master {
  public:
   Master(const Config& cfg, const RunOptions& opt, Worker& local, int chain, int world, PhaseSummary& sum)
-      : opt_(opt), manifest_(RunDir(cfg.run.run_dir)), local_(local), chain_(chain), world_(world), sum_(sum),
-        busy_(world, false), start_(Clock::now()), last_print_(start_) {}
+      : opt_(opt),
+        manifest_(RunDir(cfg.run.run_dir)),
+        local_(local),
+        chain_(chain),
+        world_(world),
+        sum_(sum),
+        busy_(world, false),
+        start_(Clock::now()),
+        last_print_(start_) {}
 
   void add(const std::string& subject) { queue_.push_back({subject, 1, {}}); }
 
@@ -55,8 +63,10 @@ class Master {
       if (world_ > 1) PSMFLOW_MPI(MPI_Iprobe(MPI_ANY_SOURCE, kTagResult, comm, &flag, &st));
       if (flag) progressed = true, handle(result_from_json(recv_text(comm, st.MPI_SOURCE, kTagResult)));
       print_progress(false);
-      if (progressed) backoff.reset();
-      else backoff.sleep();
+      if (progressed)
+        backoff.reset();
+      else
+        backoff.sleep();
     }
     print_progress(true);
     for (int w = 1; w < world_; ++w) send_text(comm, w, kTagEnd, "end");
@@ -83,15 +93,17 @@ class Master {
       queue_.erase(it);
       busy_[w] = true;
       any = true;
-      if (w == 0) local_.start(a);
-      else send_text(comm, w, kTagAssign, to_json(a));
+      if (w == 0)
+        local_.start(a);
+      else
+        send_text(comm, w, kTagAssign, to_json(a));
     }
     return any;
   }
 
   void handle(const ChainResult& r) {
     busy_[r.rank] = false;
-    if (r.gap_ms >= 0) sum_.gaps_ms.push_back(r.gap_ms);
+    if (r.gap_ms >= 0) (r.rank == 0 ? sum_.gaps_ms : sum_.remote_gaps_ms).push_back(r.gap_ms);
     chain_seconds_ += r.seconds;
     ++chains_finished_;
     switch (r.outcome) {
@@ -103,12 +115,11 @@ class Master {
         return;
       case ChainOutcome::usage:
         fail(r, r.stage + ": " + r.error);
-        if (!sum_.stopped)
-          sum_.stop_reason = "`psmflow " + r.stage + "` for " + r.subject +
-                             " exited 2 (bad usage or not built yet), so every subject would fail the same way: " +
-                             r.error;
+        if (sum_.stopped) return;
         sum_.stopped = true;
-        spdlog::error("stopping the run: {}", sum_.stop_reason);
+        sum_.stop_reason = "the " + r.stage + " stage command for " + r.subject +
+                           " exited 2 (bad usage, or not built yet), so every subject would fail the same way";
+        spdlog::error("stopping the run: {}; waiting for the {} running subject(s)", sum_.stop_reason, running());
         return;
       case ChainOutcome::crashed:
         crashed(r);
@@ -187,8 +198,10 @@ void remote_worker(Worker& worker, MPI_Comm comm) {
       send_text(comm, 0, kTagResult, to_json(*r));
       progressed = true;
     }
-    if (progressed) backoff.reset();
-    else backoff.sleep();
+    if (progressed)
+      backoff.reset();
+    else
+      backoff.sleep();
   }
 }
 
@@ -196,9 +209,10 @@ void remote_worker(Worker& worker, MPI_Comm comm) {
 void share_summary(PhaseSummary& sum, MPI_Comm comm, int rank) {
   std::string text;
   if (rank == 0)
-    text = nlohmann::json{{"done", sum.done}, {"failed", sum.failed}, {"stopped", sum.stopped},
-                          {"reason", sum.stop_reason}}
-               .dump();
+    text =
+        nlohmann::json{
+            {"done", sum.done}, {"failed", sum.failed}, {"stopped", sum.stopped}, {"reason", sum.stop_reason}}
+            .dump();
   int len = static_cast<int>(text.size());
   MPI_Request req;
   PSMFLOW_MPI(MPI_Ibcast(&len, 1, MPI_INT, 0, comm, &req));
@@ -212,6 +226,16 @@ void share_summary(PhaseSummary& sum, MPI_Comm comm, int rank) {
   sum.failed = j.at("failed");
   sum.stopped = j.at("stopped");
   sum.stop_reason = j.at("reason");
+}
+
+// Resident memory of this process in MiB (Linux /proc), for the master's queue-size report.
+double resident_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  double kib = 0;
+  while (in >> key)
+    if (key == "VmRSS:" && in >> kib) break;
+  return kib / 1024.0;
 }
 
 }  // namespace
@@ -238,6 +262,7 @@ PhaseSummary run_chain_phase(const Config& cfg, const RunOptions& opt, const Wor
   Worker worker(setup);
   PhaseSummary sum;
   if (info.rank == 0) {
+    double before = resident_mib();
     Manifest manifest{RunDir(cfg.run.run_dir)};
     std::vector<QueueItem> queue = build_queue(manifest, cfg, subjects, chain_by_id(chain));
     sum.total = static_cast<int>(subjects.size());
@@ -245,6 +270,8 @@ PhaseSummary run_chain_phase(const Config& cfg, const RunOptions& opt, const Wor
     if (sum.skipped > 0) spdlog::info("{} of {} subjects already done, skipped", sum.skipped, sum.total);
     Master master(cfg, opt, worker, chain, info.world, sum);
     for (const auto& q : queue) master.add(q.subject);
+    spdlog::info("{} subjects queued for {} worker(s) (master resident memory {:.1f} MiB, {:+.2f} MiB for the queue)",
+                 queue.size(), info.world, resident_mib(), resident_mib() - before);
     master.run(comm);
   } else {
     remote_worker(worker, comm);

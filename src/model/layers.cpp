@@ -16,9 +16,10 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t c)
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   const auto b = x.size(0), c = x.size(1);
-  auto g = torch::softmax(g_(x).view({b, c, -1}), 1);
-  auto theta = torch::softmax(theta_(x).view({b, c, -1}), 2).transpose(1, 2);
-  auto s = torch::bmm(phi_(x).view({b, c, -1}), theta);  // [b,c,c]
+  // reshape, not view: activations may be channels-last.
+  auto g = torch::softmax(g_(x).reshape({b, c, -1}), 1);
+  auto theta = torch::softmax(theta_(x).reshape({b, c, -1}), 2).transpose(1, 2);
+  auto s = torch::bmm(phi_(x).reshape({b, c, -1}), theta);  // [b,c,c]
   return F::leaky_relu(x + torch::bmm(s, g).view(x.sizes()), F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
 }
 
@@ -28,6 +29,33 @@ BasicBlockImpl::BasicBlockImpl(int64_t c)
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
   const auto opt = F::LeakyReLUFuncOptions().negative_slope(kLeakySlope);
   return F::leaky_relu(conv2_(F::leaky_relu(conv1_(x), opt)) + x, opt);
+}
+
+Deconv4x2Impl::Deconv4x2Impl(int64_t in, int64_t out) {
+  torch::nn::ConvTranspose2d init(torch::nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1));
+  weight = register_parameter("weight", init->weight.detach().clone());
+  bias = register_parameter("bias", init->bias.detach().clone());
+}
+
+// Output row 2a+r of a k4 s2 p1 transposed convolution sums input rows a−1, a (r = 0; kernel
+// rows 3, 1) or a, a+1 (r = 1; kernel rows 2, 0): a 2×2 convolution over the padded input.
+torch::Tensor Deconv4x2Impl::forward(const torch::Tensor& x) {
+  const auto n = x.size(0), h = x.size(2), w = x.size(3), out = weight.size(1);
+  auto xp = F::pad(x, F::PadFuncOptions({1, 1, 1, 1}));
+  auto wt = weight.transpose(0, 1);  // [out, in, 4, 4]
+  std::vector<torch::Tensor> phases;
+  for (int ry = 0; ry < 2; ++ry) {
+    auto wr = wt.slice(2, 1 - ry, 4, 2).flip({2});  // kernel rows {3,1} or {2,0}
+    for (int rx = 0; rx < 2; ++rx) {
+      auto k = wr.slice(3, 1 - rx, 4, 2).flip({3});
+      auto p = torch::conv2d(xp.slice(2, ry, ry + h + 1).slice(3, rx, rx + w + 1), k);
+      phases.push_back(p.permute({0, 2, 3, 1}));  // NHWC view
+    }
+  }
+  // Interleave in NHWC: [n,h,w,ry,rx,out] → [n,h,ry,w,rx,out] = [n,2h,2w,out]; returned as an
+  // NCHW tensor in channels-last memory, the layout the next convolution wants.
+  auto y = torch::stack(phases, 3).view({n, h, w, 2, 2, out}).permute({0, 1, 3, 2, 4, 5}).reshape({n, 2 * h, 2 * w, out});
+  return y.permute({0, 3, 1, 2}) + bias.view({1, out, 1, 1});
 }
 
 torch::Tensor identity_grid(int64_t n, int64_t h, int64_t w, const torch::TensorOptions& options) {

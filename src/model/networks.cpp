@@ -92,7 +92,7 @@ GeneratorImpl::GeneratorImpl(const Preset& p) {
   redconv_ = register_module("redconv", nn::Sequential(make_conv(c256, c256), relu()));
   cnn_ = register_module("cnn", nn::Sequential());
   for (int i = 0; i < p.generator_blocks; ++i) cnn_->push_back(BasicBlock(c256));
-  auto deconv = [](int in, int out) { return nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1)); };
+  auto deconv = [](int in, int out) { return Deconv4x2(in, out); };
   up_ = register_module("up", nn::Sequential(deconv(c256, c128), relu(), make_conv(c128, c128), relu()));
   up2_ = register_module("up2", nn::Sequential(deconv(2 * c128, c128), relu(), make_conv(c128, c128), relu()));
   torgb_ = register_module("torgb", make_conv(c128, 3));

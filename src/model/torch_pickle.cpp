@@ -277,6 +277,7 @@ ValuePtr Unpickler::reduce(const ValuePtr& callable, const ValuePtr& args) {
     }
     return d;
   }
+  if (name == "torch.jit._pickle.restore_type_tag" && !a.empty()) return a[0];  // LibTorch's typed dicts
   if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") return rebuild_tensor(a);
   if (name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") {
     if (a.empty() || a[0]->kind != Value::kTensor) throw std::runtime_error("malformed _rebuild_parameter");

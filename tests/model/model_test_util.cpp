@@ -1,5 +1,8 @@
 #include "model_test_util.hpp"
 
+#include <cmath>
+#include <fstream>
+
 #include "support/test_support.hpp"
 
 namespace psmflow::test {
@@ -20,6 +23,25 @@ std::string python_with_torch() {
     if (run_shell(std::string(py) + " -c 'import torch' 2>/dev/null").exit_code == 0) return py;
   }
   return {};
+}
+
+void save_tensor_dict(const std::filesystem::path& file, const std::vector<std::pair<std::string, torch::Tensor>>& items) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (auto& [k, t] : items) dict.insert(k, t);
+  auto bytes = torch::pickle_save(c10::IValue(dict));
+  std::ofstream(file, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> random_vgg_weights() {
+  const int idx[] = {0, 2, 5, 7, 10, 12, 14, 16, 19};
+  const int64_t io[][2] = {{3, 64}, {64, 64}, {64, 128}, {128, 128}, {128, 256}, {256, 256}, {256, 256}, {256, 256}, {256, 512}};
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (int i = 0; i < 9; ++i) {
+    const std::string k = "features." + std::to_string(idx[i]);
+    out.emplace_back(k + ".weight", torch::randn({io[i][1], io[i][0], 3, 3}) * std::sqrt(2.0 / (9 * io[i][0])));
+    out.emplace_back(k + ".bias", torch::randn({io[i][1]}) * 0.1);
+  }
+  return out;
 }
 
 }  // namespace psmflow::test

@@ -17,3 +17,10 @@ torch::Tensor pattern(int64_t B, int64_t C, int64_t H, int64_t W, double phase, 
 std::string python_with_torch();
 
 }  // namespace psmflow::test
+
+namespace psmflow::test {
+// Writes a dict of tensors with LibTorch's torch::pickle_save (a torch.save-compatible zip).
+void save_tensor_dict(const std::filesystem::path& file, const std::vector<std::pair<std::string, torch::Tensor>>& items);
+// Random VGG19 weights for features.{0,2,...,19} (He-normal, so activations keep their scale).
+std::vector<std::pair<std::string, torch::Tensor>> random_vgg_weights();
+}  // namespace psmflow::test

@@ -15,8 +15,8 @@ namespace psmflow::dist {
 namespace fs = std::filesystem;
 
 struct ChildSpec {
-  std::vector<std::string> argv;              // argv[0] is the program (absolute path or found on PATH)
-  std::map<std::string, std::string> env;     // set on top of this process's environment
+  std::vector<std::string> argv;           // argv[0] is the program (absolute path or found on PATH)
+  std::map<std::string, std::string> env;  // set on top of this process's environment
   // Drops OMPI_*, PMIX_*, PMI_*, OPAL_* and ORTE_* so a child that links MPI does not join this job.
   bool strip_mpi_env = true;
   fs::path output;  // stdout and stderr appended here; empty = inherited

@@ -37,14 +37,16 @@ struct RunOptions {
 int run_pipeline(const Config& cfg, const RunOptions& opt, MPI_Comm comm);
 
 struct PhaseSummary {
-  int total = 0;     // subjects in the phase
-  int skipped = 0;   // already done before the run
+  int total = 0;    // subjects in the phase
+  int skipped = 0;  // already done before the run
   int done = 0;
   int failed = 0;
   int retried = 0;
   bool stopped = false;
   std::string stop_reason;
-  std::vector<double> gaps_ms;  // per worker hand-over: previous result to next chain start
+  // Hand-over per worker: its previous result to its next chain start. Rank 0's own worker is
+  // started inside the master's loop; the others wait for a message.
+  std::vector<double> gaps_ms, remote_gaps_ms;
   std::vector<std::string> failures;
 };
 

@@ -20,9 +20,9 @@ struct WorkerSetup {
   // stage command's arguments as "$@" and PSMFLOW_STAGE / PSMFLOW_SUBJECT / PSMFLOW_RANK /
   // PSMFLOW_ATTEMPT in its environment.
   std::string test_command;
-  int threads = 1;                          // passed as --threads
+  int threads = 1;                         // passed as --threads
   std::map<std::string, std::string> env;  // e.g. CUDA_VISIBLE_DEVICES for this rank's GPU
-  fs::path output_dir;                      // children's stdout/stderr go to files here
+  fs::path output_dir;                     // children's stdout/stderr go to files here
   int rank = 0;
 };
 

@@ -1,0 +1,125 @@
+// GM equivalence through the real trainer: train::Trainer fed by GmPairSampler over frames.h5 files
+// (CohortFrames) with the MPI GradSync, K ranks x batch B, ends with the parameters of the same
+// trainer on one rank with batch K*B.
+#include <gtest/gtest.h>
+#include <mpi.h>
+#include <torch/torch.h>
+
+#include <random>
+
+#include "psmflow/dist/gm_data.hpp"
+#include "psmflow/dist/grad_sync_backends.hpp"
+#include "psmflow/store/frames.hpp"
+#include "psmflow/train/trainer.hpp"
+#include "support/test_support.hpp"
+
+using namespace psmflow;
+
+namespace {
+
+struct StandInImpl : torch::nn::Module {
+  StandInImpl() {
+    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3).stride(4)));
+    fc = register_module("fc", torch::nn::Linear(4, 2));
+  }
+  torch::Tensor code(const torch::Tensor& x) { return fc(torch::tanh(conv(x)).mean({2, 3})); }
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::Linear fc{nullptr};
+};
+TORCH_MODULE(StandIn);
+
+// A loss of both images of each pair, so that a wrong pairing or batch split shows in the result.
+class StandInNet : public train::TrainableNet {
+ public:
+  StandInNet() {
+    torch::manual_seed(5);
+    net_ = StandIn();
+  }
+  torch::nn::Module& module() override { return *net_; }
+  model::LossTerms loss(const torch::Tensor& x0, const torch::Tensor& x1, double) override {
+    auto l = (net_->code(x0) - net_->code(x1).flip(1) + 0.3).pow(2).mean();
+    auto zero = torch::zeros({});
+    return {l, l.detach(), zero, zero, zero};
+  }
+  std::vector<torch::Tensor> trainable_parameters() override { return net_->parameters(); }
+  model::Embedding embed(const torch::Tensor& x) override { return {net_->code(x), net_->code(x)}; }
+  std::string describe() const override { return "stand-in"; }
+
+ private:
+  StandIn net_{nullptr};
+};
+
+void write_frames(const fs::path& file, int n, unsigned seed) {
+  FramesMeta meta;
+  meta.crop_size = 64;
+  FramesWriter w(file, meta);
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> rgb(64 * 64 * 3);
+  for (int i = 0; i < n; ++i) {
+    for (auto& v : rgb) v = static_cast<std::uint8_t>(rng() % 256);
+    w.append(rgb.data(), i, i / 20.0, {0, 0, 64, 64}, i % 5 != 3);  // a few undetected frames are skipped
+  }
+  w.close();
+}
+
+std::vector<torch::Tensor> train_with(const dist::CohortFrames& frames, int rank, int world, int batch,
+                                      dist::GradSync* sync, const fs::path& out, const std::string& mode) {
+  dist::GmSamplerSetup s;
+  s.mode = mode;
+  s.seed = 9;
+  s.rank = rank;
+  s.world = world;
+  s.batch = batch;
+  s.items_per_epoch = 30;
+  dist::GmPairSampler pairs(frames, s);
+  StandInNet net;
+  train::TrainOptions opt;
+  opt.section.epochs = 2;
+  opt.section.batch = batch;
+  opt.section.lr_epochs = {1};
+  opt.section.lr_values = {1e-2};
+  opt.section.checkpoint_every = 0;
+  opt.section.sample_every = 0;
+  opt.section.augment = false;
+  opt.seed = 9;
+  opt.config_hash = "test";
+  opt.out_dir = out;
+  opt.loader_depth = 0;
+  opt.label = "GM test";
+  train::Trainer(net, frames, pairs, opt, sync).run();
+  std::vector<torch::Tensor> params;
+  for (auto& p : net.trainable_parameters()) params.push_back(p.detach().clone());
+  return params;
+}
+
+}  // namespace
+
+class GmTrainer : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GmTrainer, KRanksTimesBatchEqualsOneRankTimesKBatch) {
+  int rank, world;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  // Every rank writes its own copy of the inputs: no shared folder needed.
+  test::ScratchDir dir;
+  std::vector<fs::path> files = {dir / "a.h5", dir / "b.h5", dir / "c.h5"};
+  write_frames(files[0], 20, 1);
+  write_frames(files[1], 14, 2);
+  write_frames(files[2], 25, 3);
+  dist::CohortFrames frames(files, 2);  // fewer open files than subjects: readers are reopened
+  ASSERT_EQ(frames.size(), 16 + 11 + 20);
+  const int per_rank = 2;
+  auto sync = dist::make_mpi_grad_sync(MPI_COMM_WORLD);
+  auto distributed = train_with(frames, rank, world, per_rank, sync.get(), dir / "dist", GetParam());
+  auto reference = train_with(frames, 0, 1, per_rank * world, nullptr, dir / "ref", GetParam());
+  StandInNet fresh;
+  auto start = fresh.trainable_parameters();
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(distributed[i], reference[i], 1e-4, 1e-5))
+        << GetParam() << " parameter " << i << " rank " << rank << " differs by "
+        << (distributed[i] - reference[i]).abs().max().item<double>();
+    EXPECT_GT((reference[i] - start[i]).abs().max().item<double>(), 1e-4) << "training did not move parameter " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, GmTrainer, ::testing::Values("gm", "gm-ctl"));
