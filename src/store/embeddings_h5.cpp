@@ -1,0 +1,125 @@
+// embeddings.h5 (layout in psmflow/store/embeddings.hpp): one group per model tag. Adding a
+// group copies the other groups into a new temporary file, adds the new one and renames it into
+// place, all under an exclusive flock on "<file>.lock" so concurrent writers serialise.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "psmflow/fs.hpp"
+#include "psmflow/store/embeddings.hpp"
+#include "store/h5_util.hpp"
+
+namespace psmflow {
+namespace {
+
+class FileLock {
+ public:
+  explicit FileLock(const std::filesystem::path& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error("cannot create lock file " + path.string() + ": " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd_);
+      throw std::runtime_error("cannot lock " + path.string() + ": " + std::strerror(err));
+    }
+  }
+  ~FileLock() { ::close(fd_); }  // closing releases the lock
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+void check_tag(const std::string& tag) {
+  if (tag.empty() || tag.find_first_of("/.") != std::string::npos)
+    throw std::invalid_argument("embedding tag '" + tag + "' must be non-empty without '/' or '.'");
+}
+
+void check_shape(const Embeddings& e) {
+  auto n = static_cast<std::size_t>(e.n);
+  if (e.n < 0 || e.code.size() != n * static_cast<std::size_t>(e.code_dim) ||
+      e.feature.size() != n * static_cast<std::size_t>(e.feature_dim) || e.frame_index.size() != n)
+    throw std::invalid_argument("write_embeddings: sizes of code/feature/frame_index do not match n = " +
+                                std::to_string(e.n));
+}
+
+std::vector<std::string> group_names(hid_t file) {
+  std::vector<std::string> out;
+  H5G_info_t info;
+  if (H5Gget_info(file, &info) < 0) return out;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t len = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len < 0) continue;
+    std::string name(static_cast<std::size_t>(len) + 1, '\0');
+    H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<std::size_t>(len));
+    H5O_info_t oinfo;
+    if (H5Oget_info_by_name(file, name.c_str(), &oinfo, H5P_DEFAULT) >= 0 && oinfo.type == H5O_TYPE_GROUP)
+      out.push_back(name);
+  }
+  return out;
+}
+
+void write_group(hid_t file, const std::string& tag, const Embeddings& e, const std::filesystem::path& path) {
+  h5::Handle g(h5::check(H5Gcreate2(file, tag.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate", path));
+  hsize_t n = static_cast<hsize_t>(e.n);
+  h5::write_dataset(g, "code", H5T_NATIVE_FLOAT, {n, static_cast<hsize_t>(e.code_dim)}, e.code.data(), path);
+  h5::write_dataset(g, "feature", H5T_NATIVE_FLOAT, {n, static_cast<hsize_t>(e.feature_dim)}, e.feature.data(), path);
+  h5::write_dataset(g, "frame_index", H5T_NATIVE_INT64, {n}, e.frame_index.data(), path);
+  h5::write_string_attr(g, "checkpoint", e.checkpoint, path);
+  h5::write_string_attr(g, "checkpoint_sha256", e.checkpoint_sha256, path);
+}
+
+}  // namespace
+
+void write_embeddings(const std::filesystem::path& file, const std::string& tag, const Embeddings& e) {
+  check_tag(tag);
+  check_shape(e);
+  FileLock lock(file.string() + ".lock");
+  AtomicPath out(file);
+  {
+    h5::Handle dst = h5::create_file(out.temp());
+    if (std::filesystem::exists(file)) {
+      h5::Handle src = h5::open_file(file, false);
+      for (const auto& name : group_names(src))
+        if (name != tag)
+          h5::check_status(H5Ocopy(src, name.c_str(), dst, name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                           "H5Ocopy", file);
+    }
+    write_group(dst, tag, e, out.temp());
+    h5::check_status(H5Fflush(dst, H5F_SCOPE_GLOBAL), "H5Fflush", out.temp());
+  }
+  out.commit();
+}
+
+Embeddings read_embeddings(const std::filesystem::path& file, const std::string& tag) {
+  h5::Handle f = h5::open_file(file, false);
+  if (!h5::exists(f, tag)) throw std::runtime_error(file.string() + ": no embeddings for tag '" + tag + "'");
+  h5::Handle g(h5::check(H5Gopen2(f, tag.c_str(), H5P_DEFAULT), "H5Gopen", file));
+  Embeddings e;
+  auto cd = h5::read_dataset(g, "code", H5T_NATIVE_FLOAT, e.code, file);
+  auto fd = h5::read_dataset(g, "feature", H5T_NATIVE_FLOAT, e.feature, file);
+  h5::read_dataset(g, "frame_index", H5T_NATIVE_INT64, e.frame_index, file);
+  if (cd.size() != 2 || fd.size() != 2 || cd[0] != fd[0] || cd[0] != e.frame_index.size())
+    throw std::runtime_error(file.string() + ": group '" + tag + "' has mismatched code/feature/frame_index shapes");
+  e.n = static_cast<std::int64_t>(cd[0]);
+  e.code_dim = static_cast<int>(cd[1]);
+  e.feature_dim = static_cast<int>(fd[1]);
+  e.checkpoint = h5::read_string_attr(g, "checkpoint", file);
+  e.checkpoint_sha256 = h5::read_string_attr(g, "checkpoint_sha256", file);
+  return e;
+}
+
+std::vector<std::string> embedding_tags(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) return {};
+  h5::Handle f = h5::open_file(file, false);
+  return group_names(f);
+}
+
+}  // namespace psmflow

@@ -1,0 +1,174 @@
+#include "store/h5_util.hpp"
+
+#include <mutex>
+#include <stdexcept>
+
+namespace psmflow::h5 {
+namespace {
+
+herr_t collect_message(unsigned n, const H5E_error2_t* err, void* data) {
+  auto* out = static_cast<std::vector<std::string>*>(data);
+  (void)n;
+  if (err->desc && *err->desc) out->push_back(err->desc);
+  return 0;
+}
+
+Handle open_object(hid_t loc, const std::string& name, const std::filesystem::path& file) {
+  if (!exists(loc, name)) throw std::runtime_error(file.string() + ": no dataset '" + name + "' (not a psmflow file?)");
+  return Handle(check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "H5Dopen", file));
+}
+
+}  // namespace
+
+void Handle::reset() {
+  if (id_ < 0) return;
+  switch (H5Iget_type(id_)) {
+    case H5I_FILE: H5Fclose(id_); break;
+    case H5I_GROUP: H5Gclose(id_); break;
+    case H5I_DATASET: H5Dclose(id_); break;
+    case H5I_DATASPACE: H5Sclose(id_); break;
+    case H5I_DATATYPE: H5Tclose(id_); break;
+    case H5I_ATTR: H5Aclose(id_); break;
+    case H5I_GENPROP_LST: H5Pclose(id_); break;
+    default: break;
+  }
+  id_ = H5I_INVALID_HID;
+}
+
+void quiet_errors() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+std::string last_error() {
+  std::vector<std::string> msgs;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_message, &msgs);
+  H5Eclear2(H5E_DEFAULT);
+  std::string out;
+  // Innermost first: that is where HDF5 says what was actually wrong (e.g. a truncated file).
+  for (std::size_t i = 0; i < msgs.size() && i < 2; ++i) out += (i ? "; " : "") + msgs[i];
+  return out.empty() ? "unknown HDF5 error" : out;
+}
+
+hid_t check(hid_t id, const char* call, const std::filesystem::path& file) {
+  if (id < 0) throw std::runtime_error(file.string() + ": " + call + " failed: " + last_error());
+  return id;
+}
+
+void check_status(herr_t status, const char* call, const std::filesystem::path& file) {
+  if (status < 0) throw std::runtime_error(file.string() + ": " + call + " failed: " + last_error());
+}
+
+Handle create_file(const std::filesystem::path& file) {
+  quiet_errors();
+  return Handle(check(H5Fcreate(file.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), "H5Fcreate", file));
+}
+
+Handle open_file(const std::filesystem::path& file, bool writable) {
+  quiet_errors();
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) throw std::runtime_error(file.string() + ": no such file");
+  if (std::filesystem::file_size(file, ec) == 0 && !ec)
+    throw std::runtime_error(file.string() + ": empty file (0 bytes), not an HDF5 file");
+  hid_t id = H5Fopen(file.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0)
+    throw std::runtime_error(file.string() + ": cannot open as HDF5 (truncated, corrupt or not HDF5): " + last_error());
+  return Handle(id);
+}
+
+bool exists(hid_t loc, const std::string& name) { return H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0; }
+
+void write_string_attr(hid_t obj, const std::string& name, const std::string& value, const std::filesystem::path& file) {
+  // Variable-length UTF-8, so h5py returns str rather than bytes.
+  Handle type(check(H5Tcopy(H5T_C_S1), "H5Tcopy", file));
+  check_status(H5Tset_size(type, H5T_VARIABLE), "H5Tset_size", file);
+  check_status(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset", file);
+  Handle space(check(H5Screate(H5S_SCALAR), "H5Screate", file));
+  Handle attr(check(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "H5Acreate", file));
+  const char* p = value.c_str();
+  check_status(H5Awrite(attr, type, &p), "H5Awrite", file);
+}
+
+void write_double_attr(hid_t obj, const std::string& name, double value, const std::filesystem::path& file) {
+  Handle space(check(H5Screate(H5S_SCALAR), "H5Screate", file));
+  Handle attr(check(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT), "H5Acreate", file));
+  check_status(H5Awrite(attr, H5T_NATIVE_DOUBLE, &value), "H5Awrite", file);
+}
+
+void write_int_attr(hid_t obj, const std::string& name, std::int64_t value, const std::filesystem::path& file) {
+  Handle space(check(H5Screate(H5S_SCALAR), "H5Screate", file));
+  Handle attr(check(H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT), "H5Acreate", file));
+  check_status(H5Awrite(attr, H5T_NATIVE_INT64, &value), "H5Awrite", file);
+}
+
+namespace {
+Handle open_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
+  if (H5Aexists(obj, name.c_str()) <= 0) throw std::runtime_error(file.string() + ": missing attribute '" + name + "'");
+  return Handle(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "H5Aopen", file));
+}
+}  // namespace
+
+std::string read_string_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
+  Handle attr = open_attr(obj, name, file);
+  Handle type(check(H5Aget_type(attr), "H5Aget_type", file));
+  if (H5Tget_class(type) != H5T_STRING) throw std::runtime_error(file.string() + ": attribute '" + name + "' is not a string");
+  if (H5Tis_variable_str(type) > 0) {
+    char* s = nullptr;
+    check_status(H5Aread(attr, type, &s), "H5Aread", file);
+    std::string out = s ? s : "";
+    H5free_memory(s);
+    return out;
+  }
+  std::string out(H5Tget_size(type), '\0');
+  check_status(H5Aread(attr, type, out.data()), "H5Aread", file);
+  out.resize(out.find('\0') == std::string::npos ? out.size() : out.find('\0'));
+  return out;
+}
+
+double read_double_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
+  Handle attr = open_attr(obj, name, file);
+  double v = 0;
+  check_status(H5Aread(attr, H5T_NATIVE_DOUBLE, &v), "H5Aread", file);
+  return v;
+}
+
+std::int64_t read_int_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
+  Handle attr = open_attr(obj, name, file);
+  std::int64_t v = 0;
+  check_status(H5Aread(attr, H5T_NATIVE_INT64, &v), "H5Aread", file);
+  return v;
+}
+
+void write_dataset(hid_t loc, const std::string& name, hid_t mem_type, const std::vector<hsize_t>& dims,
+                   const void* data, const std::filesystem::path& file, const std::vector<hsize_t>& chunk) {
+  Handle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple", file));
+  Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", file));
+  bool empty = false;
+  for (hsize_t d : dims) empty = empty || d == 0;
+  if (!chunk.empty() && !empty) {
+    check_status(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk", file);
+    check_status(H5Pset_deflate(dcpl, 4), "H5Pset_deflate", file);
+  }
+  Handle lcpl(check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate", file));
+  H5Pset_create_intermediate_group(lcpl, 1);
+  Handle ds(check(H5Dcreate2(loc, name.c_str(), mem_type, space, lcpl, dcpl, H5P_DEFAULT), "H5Dcreate", file));
+  if (!empty) check_status(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite", file);
+}
+
+std::vector<hsize_t> dataset_dims(hid_t loc, const std::string& name, const std::filesystem::path& file) {
+  Handle ds = open_object(loc, name, file);
+  Handle space(check(H5Dget_space(ds), "H5Dget_space", file));
+  int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) throw std::runtime_error(file.string() + ": cannot read the shape of '" + name + "': " + last_error());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return dims;
+}
+
+void read_dataset_raw(hid_t loc, const std::string& name, hid_t mem_type, void* out, const std::filesystem::path& file) {
+  Handle ds = open_object(loc, name, file);
+  if (H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    throw std::runtime_error(file.string() + ": reading '" + name + "' failed (truncated or corrupt file?): " + last_error());
+}
+
+}  // namespace psmflow::h5
