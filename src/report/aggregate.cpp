@@ -54,13 +54,20 @@ json across_subjects(const std::vector<double>& values, std::uint64_t seed) {
 
 // Why a subject has no eval.json: the first failed stage with its error, else what is pending.
 json missing_reason(const std::string& id, const std::vector<Record>& records, const Manifest& m) {
-  for (const auto& r : records) {
-    Status s = m.effective_status(r);
+  // In pipeline order, so the root cause is named rather than a later stage that lacked its input.
+  const std::vector<std::string> order = {stage::preprocess, stage::psm, stage::embed, stage::embed_gm, stage::evaluate};
+  auto find = [&](const std::string& st) {
+    return std::find_if(records.begin(), records.end(), [&](const Record& r) { return r.stage == st; });
+  };
+  for (const auto& st : order) {
+    auto it = find(st);
+    if (it == records.end()) continue;
+    Status s = m.effective_status(*it);
     if (s == Status::failed || s == Status::interrupted)
-      return {{"subject", id}, {"stage", r.stage}, {"status", to_string(s)}, {"error", r.error}};
+      return {{"subject", id}, {"stage", st}, {"status", to_string(s)}, {"error", it->error}};
   }
   for (const std::string& st : {stage::preprocess, stage::psm, stage::embed, stage::evaluate}) {
-    auto it = std::find_if(records.begin(), records.end(), [&](const Record& r) { return r.stage == st; });
+    auto it = find(st);
     if (it == records.end() || m.effective_status(*it) != Status::done)
       return {{"subject", id}, {"stage", st}, {"status", it == records.end() ? "pending" : to_string(m.effective_status(*it))},
               {"error", st + " has not finished"}};
@@ -163,9 +170,12 @@ json per_au(const std::vector<Loaded>& evals, const std::vector<std::string>& mo
     for (const auto& m : models)
       if (e["models"].contains(m))
         for (const auto& [au, s] : e["models"][m]["aus"].items()) values[std::stoi(au.substr(2))][m].push_back(s["boot"]["mean"]);
-  json out = json::object();
-  for (const auto& [au, by_model] : values)
-    for (const auto& [m, v] : by_model) out["AU" + std::to_string(au)][m] = across_subjects(v, seed + au);
+  json out = json::array();  // in AU number order (a JSON object would sort AU12 before AU2)
+  for (const auto& [au, by_model] : values) {
+    json models = json::object();
+    for (const auto& [m, v] : by_model) models[m] = across_subjects(v, seed + au);
+    out.push_back({{"au", au}, {"models", models}});
+  }
   return out;
 }
 
@@ -230,17 +240,19 @@ json verdict(const json& head, double chance) {
   for (const auto& m : {eval::kTagPsm, eval::kTagGm}) {
     if (!head.contains(m)) continue;
     double v = head[m]["mean"];
+    const std::string name = m == eval::kTagPsm ? "PSM" : "GM";
     std::string vs_chance = fmt::format("{} chance ({:.3f})", v > chance ? "above" : "NOT above", chance);
     if (best_base < 0) {
-      lines.push_back(fmt::format("{} mean F1 {:.3f}, {}; no baseline was evaluated.", m, v, vs_chance));
+      lines.push_back(fmt::format("{} mean F1 {:.3f}, {}; no baseline was evaluated.", name, v, vs_chance));
       continue;
     }
     bool beats = v > best_base && head[m]["lo"].get<double>() > head[base_name]["hi"].get<double>();
     all_beat &= beats;
     lines.push_back(fmt::format(
-        "{} mean F1 {:.3f} [{:.3f}, {:.3f}] is {} the best baseline, {} {:.3f} [{:.3f}, {:.3f}]; {}.", m, v,
+        "{} mean F1 {:.3f} [{:.3f}, {:.3f}] is {} the best baseline, {} {:.3f} [{:.3f}, {:.3f}]; {}.", name, v,
         head[m]["lo"].get<double>(), head[m]["hi"].get<double>(),
-        beats ? "above" : (v > best_base ? "not clearly above (intervals overlap)" : "BELOW"), base_name, best_base,
+        beats ? "above" : (v > best_base ? "not clearly above (intervals overlap)" : "BELOW"),
+        base_name == eval::kTagPixels ? "raw-pixel PCA" : "the untrained network", best_base,
         head[base_name]["lo"].get<double>(), head[base_name]["hi"].get<double>(), vs_chance));
   }
   if (best_base >= 0 && !all_beat)

@@ -42,11 +42,14 @@ std::string xtics_for(std::size_t n) {
 int width_for(std::size_t n) { return static_cast<int>(std::clamp<std::size_t>(200 + 22 * n, 800, 2400)); }
 
 void f1_per_au(const json& r, const fs::path& file) {
-  std::vector<std::string> models = r["models"].get<std::vector<std::string>>();
+  std::vector<std::string> models;
+  for (const auto& m : r["models"])
+    if (m == "psm" || m == "gm" || m == "untrained" || m == "pixels-pca") models.push_back(m);
   std::ostringstream data, plot;
   data << "$d << EOD\n";
-  for (const auto& [au, by_model] : r["per_au"].items()) {
-    data << au;
+  for (const auto& entry : r["per_au"]) {
+    const json& by_model = entry["models"];
+    data << "AU" << entry["au"].get<int>();
     for (const auto& m : models) {
       const json& v = by_model.contains(m) ? by_model[m] : json(nullptr);
       if (v.is_null()) data << " NaN NaN NaN";
@@ -140,7 +143,7 @@ void transfer_bars(const json& t, const fs::path& file) {
   data << "$d << EOD\n";
   for (const char* k : {"psm", "tl-gm", "tl-psm", "tl-scratch"})
     if (t.contains(k))
-      data << fmt::format("{} {} {} {}\n", gp_quote(t[k]["label"].get<std::string>()), t[k]["mean"].get<double>(),
+      data << fmt::format("\"{}\" {} {} {}\n", t[k]["label"].get<std::string>(), t[k]["mean"].get<double>(),
                           t[k]["lo"].get<double>(), t[k]["hi"].get<double>());
   data << "EOD\n";
   gnuplot_svg(std::string(kPalette) + data.str() +

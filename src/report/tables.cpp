@@ -39,13 +39,18 @@ Table headline(const json& r) {
   return t;
 }
 
+// Variants (transfer, CTL epochs) have their own sections; per AU shows the models and baselines.
+bool main_model(const std::string& m) { return m == "psm" || m == "gm" || m == "untrained" || m == "pixels-pca"; }
+
 Table per_au(const json& r) {
   Table t{"f1_per_au", "F1 per AU", "Mean over the subjects for whom the AU is active; interval from resampling subjects.",
           {"AU"}, {}};
-  for (const auto& m : r["models"]) t.header.push_back(model_label(m));
-  for (const auto& [au, by] : r["per_au"].items()) {
-    std::vector<std::string> row = {au};
-    for (const auto& m : r["models"]) row.push_back(by.contains(m.get<std::string>()) ? interval_text(by[m.get<std::string>()]) : "-");
+  std::vector<std::string> models;
+  for (const auto& m : r["models"])
+    if (main_model(m)) models.push_back(m), t.header.push_back(model_label(m));
+  for (const auto& entry : r["per_au"]) {
+    std::vector<std::string> row = {"AU" + num(entry["au"])};
+    for (const auto& m : models) row.push_back(entry["models"].contains(m) ? interval_text(entry["models"][m]) : "-");
     t.rows.push_back(row);
   }
   return t;

@@ -28,6 +28,9 @@ struct Sources {
   std::function<std::string(const std::string& id)> faces_png;
 };
 
+// Sources reading this run directory's frames.h5, embeddings.h5 and contact sheets.
+Sources run_sources(const RunDir& run, const Config& cfg);
+
 // Subjects of the run: the config's, else every folder under subjects/ and every manifest subject.
 std::vector<std::string> run_subjects(const RunDir& run, const Config& cfg);
 
