@@ -82,11 +82,11 @@ void subject_bars(const json& rows, const std::string& key, const std::string& y
     else data << fmt::format("{} {}\n", row["subject"].get<std::string>(), v.get<double>());
   }
   data << "EOD\n";
-  std::string plot = interval ? "plot $d using 0:2:xtic(1) with boxes lt 1 notitle, '' using 0:2:3:4 with yerrorbars lt -1 pt -1 notitle\n"
+  std::string plot = interval ? "plot $d using 0:2:xtic(1) with boxes lt 1 notitle, '' using 0:2:3:4 with yerrorbars lt -1 ps 0 notitle\n"
                               : "plot $d using 0:2:xtic(1) with boxes lt 2 notitle\n";
   gnuplot_svg(std::string(kPalette) + data.str() + xtics_for(rows.size()) +
                   "set style fill solid 0.85 border -1\nset boxwidth 0.7\nset xzeroaxis lt -1\nset grid ytics\n"
-                  "set offsets 0.5, 0.5, 0, 0\nset ylabel " + gp_quote(ylabel) + "\nset title " + gp_quote(title) + "\n" + plot,
+                  "set offsets 0.5, 0.5, 0, 0\nset yrange [*<0:0<*]\nset ylabel " + gp_quote(ylabel) + "\nset title " + gp_quote(title) + "\n" + plot,
               file, width_for(rows.size()), 380);
 }
 
@@ -141,16 +141,18 @@ void ctl_curves(const json& ctl, const fs::path& file) {
 void transfer_bars(const json& t, const fs::path& file) {
   std::ostringstream data;
   data << "$d << EOD\n";
-  for (const char* k : {"psm", "tl-gm", "tl-psm", "tl-scratch"})
+  const std::vector<std::pair<const char*, const char*>> shown = {
+      {"psm", "scratch, long"}, {"tl-gm", "GM + short"}, {"tl-psm", "other PSM + short"}, {"tl-scratch", "scratch, short"}};
+  for (const auto& [k, name] : shown)
     if (t.contains(k))
-      data << fmt::format("\"{}\" {} {} {}\n", t[k]["label"].get<std::string>(), t[k]["mean"].get<double>(),
+      data << fmt::format("\"{}\" {} {} {}\n", name, t[k]["mean"].get<double>(),
                           t[k]["lo"].get<double>(), t[k]["hi"].get<double>());
   data << "EOD\n";
   gnuplot_svg(std::string(kPalette) + data.str() +
                   "set style fill solid 0.85 border -1\nset boxwidth 0.6\nset yrange [0:1.05]\nset grid ytics\n"
                   "set offsets 0.5, 0.5, 0, 0\nset ylabel 'person-dependent F1'\nset xtics nomirror\n"
                   "set title 'Transfer learning: four ways to get a PSM'\n"
-                  "plot $d using 0:2:xtic(1) with boxes lt 3 notitle, '' using 0:2:3:4 with yerrorbars lt -1 pt -1 notitle\n",
+                  "plot $d using 0:2:xtic(1) with boxes lt 3 notitle, '' using 0:2:3:4 with yerrorbars lt -1 ps 0 notitle\n",
               file, 1000, 400);
 }
 

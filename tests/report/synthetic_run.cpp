@@ -25,10 +25,10 @@ double signal_of(const std::string& tag) {
 
 void write_synthetic_run(const std::filesystem::path& run_dir, const std::vector<SyntheticSubject>& subjects) {
   RunDir run(run_dir);
-  const int crop = 16;
   const std::vector<int> aus = {1, 2, 4, 6, 9, 12, 25, 26};
   for (std::size_t s = 0; s < subjects.size(); ++s) {
     const auto& sub = subjects[s];
+    const int crop = sub.crop;
     std::filesystem::create_directories(run.subject_dir(sub.id));
     eval::Rng rng(100 + s);
     std::map<int, std::vector<std::int8_t>> labels;
@@ -54,8 +54,8 @@ void write_synthetic_run(const std::filesystem::path& run_dir, const std::vector
     for (const auto& tag : tags) {
       Embeddings e;
       e.n = sub.frames;
-      e.code_dim = 12;
-      e.feature_dim = 24;
+      e.code_dim = sub.code_dim;
+      e.feature_dim = sub.feature_dim;
       double sig = signal_of(tag);
       for (int i = 0; i < sub.frames; ++i) {
         e.frame_index.push_back(i);
@@ -64,7 +64,11 @@ void write_synthetic_run(const std::filesystem::path& run_dir, const std::vector
           if (j < static_cast<int>(aus.size())) v += sig * (labels[aus[j]][i] >= 2);
           e.code.push_back(static_cast<float>(v));
         }
-        for (int j = 0; j < e.feature_dim; ++j) e.feature.push_back(static_cast<float>(rng.below(2001) / 1000.0 - 1.0));
+        for (int j = 0; j < e.feature_dim; ++j) {
+          double v = rng.below(2001) / 1000.0 - 1.0;
+          if (j < static_cast<int>(aus.size())) v += 0.5 * sig * (labels[aus[j]][i] >= 2);
+          e.feature.push_back(static_cast<float>(v));
+        }
       }
       e.checkpoint = "synthetic/" + tag;
       write_embeddings(run.embeddings(sub.id), tag, e);

@@ -11,6 +11,9 @@ struct SyntheticSubject {
   std::string id;
   int frames = 90;
   std::vector<std::string> extra_tags;  // e.g. tl-gm, ctl-e10
+  int crop = 16;
+  int code_dim = 12;
+  int feature_dim = 24;
 };
 
 // Writes subjects/<id>/frames.h5, embeddings.h5, psm/losses.csv and gm/losses.csv under run_dir.
