@@ -255,6 +255,8 @@ json verdict(const json& head, double chance) {
         base_name == eval::kTagPixels ? "raw-pixel PCA" : "the untrained network", best_base,
         head[base_name]["lo"].get<double>(), head[base_name]["hi"].get<double>(), vs_chance));
   }
+  if (!head.contains(eval::kTagPsm) && !head.contains(eval::kTagGm))
+    lines.push_back("No PSM or GM was evaluated, so nothing can be compared: see 'Missing or failed subjects'.");
   if (best_base >= 0 && !all_beat)
     lines.push_back("The trained models do not beat the baselines: this run's training did not teach them more than an "
                     "untrained network or raw pixels already carry (train longer, try embedding = \"feature\", or CTL).");
