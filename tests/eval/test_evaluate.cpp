@@ -2,6 +2,8 @@
 // untrained embedding is noise.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "psmflow/eval/evaluate.hpp"
 #include "psmflow/eval/metrics.hpp"
 
@@ -71,4 +73,28 @@ TEST(EvalSubject, ScoresModelsAndBaselinesAndClusters) {
 TEST(EvalSubject, PresenceUsesTheThresholdAndKeepsUnlabelled) {
   EXPECT_EQ(presence({0, 1, 2, 5, -1}, 2.0), (std::vector<int>{0, 0, 1, 1, -1}));
   EXPECT_EQ(presence({0, 1, 2, 5, -1}, 1.0), (std::vector<int>{0, 1, 1, 1, -1}));
+}
+
+TEST(EvalSubject, PcaKeepsTheDirectionOfLargestVariance) {
+  // Points on the line (t, 2t, 0) plus tiny noise on the third axis: one component carries the line.
+  Matrix x(20, 3);
+  for (int i = 0; i < 20; ++i) x.at(i, 0) = i, x.at(i, 1) = 2.0 * i, x.at(i, 2) = (i % 2) * 1e-3;
+  Matrix p = pca_project(x, 2);
+  ASSERT_EQ(p.cols, 2);
+  ASSERT_EQ(p.rows, 20);
+  // First component: distance along the line from the mean, up to sign: sqrt(5) * (i - 9.5).
+  double sign = p.at(0, 0) < 0 ? 1.0 : -1.0;
+  for (int i = 0; i < 20; ++i) EXPECT_NEAR(sign * p.at(i, 0), std::sqrt(5.0) * (i - 9.5), 1e-6);
+  EXPECT_EQ(pca_project(x, 30).cols, 3);  // never more components than dimensions
+}
+
+TEST(EvalSubject, TinySubjectStillGivesAnAnswer) {
+  SubjectData d = synthetic_subject(7);  // fewer positives than folds for some AUs
+  Config cfg = default_config();
+  auto j = evaluate_subject(d, cfg);
+  EXPECT_EQ(j["frames"], 7);
+  for (const auto& [tag, m] : j["models"].items()) {
+    double v = m["mean"]["mean"].get<double>();
+    EXPECT_TRUE(v >= 0.0 && v <= 1.0) << tag;
+  }
 }
