@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include "psmflow/error.hpp"
 #include "psmflow/eval/jobs.hpp"
+#include "psmflow/fs.hpp"
+#include "support/test_support.hpp"
 
 using namespace psmflow;
 using namespace psmflow::eval;
@@ -140,4 +143,31 @@ TEST(Jobs, ShippedJobsParseAndExpand) {
   }
   EXPECT_EQ(n, 6);
   EXPECT_FALSE(is_job_file(fs::path(PSMFLOW_SOURCE_DIR) / "configs" / "demo.toml"));
+}
+
+TEST(Jobs, LocalRunnerSkipsTheDependentsOfAFailure) {
+  // A stand-in binary that fails the GM training and records every call.
+  test::ScratchDir dir;
+  fs::path fake = dir / "fake-psmflow", calls = dir / "calls.txt";
+  test::write_text(fake, "#!/bin/sh\necho \"$*\" >> '" + calls.string() + "'\n"
+                         "case \"$*\" in *\"--mode gm\"*) exit 1;; esac\nexit 0\n");
+  fs::permissions(fake, fs::perms::owner_all);
+  auto steps = expand_job(job("kind = \"psm-vs-gm\""), cohort());
+  std::ostringstream log;
+  JobRunResult r = run_job_steps(steps, fake, /*dry_run=*/false, log);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.failed, std::vector<std::string>{"train/_run/gm"});
+  // Each subject's GM embedding, its evaluation, and the collector wait on the GM: 3 + 3 + 1 skipped.
+  EXPECT_EQ(r.skipped.size(), 7u) << log.str();
+  std::string ran = read_file(calls);
+  EXPECT_NE(ran.find("train --config /cfg/c.toml --subject S03 --tag psm --mode psm"), std::string::npos) << ran;
+  EXPECT_NE(ran.find("embed --config /cfg/c.toml --subject S01 --untrained"), std::string::npos) << ran;
+  EXPECT_EQ(ran.find("collect"), std::string::npos);
+  EXPECT_NE(log.str().find("evaluate/S02: skipped (needs embed/S02/gm"), std::string::npos) << log.str();
+
+  std::ostringstream dry;
+  fs::remove(calls);
+  EXPECT_EQ(run_job_steps(steps, fake, /*dry_run=*/true, dry).exit_code, 0);
+  EXPECT_FALSE(fs::exists(calls));
+  EXPECT_NE(dry.str().find("[20/20] collect: "), std::string::npos) << dry.str();
 }

@@ -51,4 +51,16 @@ struct JobStep {
 // the run directory layout (subjects/<id>/<tag>/final.pt, ckpt-e<N>.pt, gm/final.pt).
 std::vector<JobStep> expand_job(const JobSpec& spec, const Config& cfg);
 
+// The one-machine executor behind `psmflow run JOB`: runs each step as `binary args...` in order,
+// skipping (and naming) every step whose dependency failed. Returns 0 when all succeeded, 1 when
+// any failed or was skipped. With dry_run, prints the command lines only. Output goes to `log`.
+struct JobRunResult {
+  int exit_code = 0;
+  std::vector<std::string> failed, skipped;
+};
+JobRunResult run_job_steps(const std::vector<JobStep>& steps, const std::filesystem::path& binary, bool dry_run,
+                           std::ostream& log);
+// A step's command line, shell-quoted, for logs and dry runs.
+std::string command_line(const std::filesystem::path& binary, const JobStep& step);
+
 }  // namespace psmflow::eval
