@@ -12,7 +12,9 @@
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   int frames = argc > 1 ? std::atoi(argv[1]) : 486;
-  fs::path dir = fs::temp_directory_path() / ("psmflow-bench-eval-" + std::to_string(::getpid()));
+  // A second argument keeps the synthetic run there (for trying other stages on it).
+  const bool keep = argc > 2;
+  fs::path dir = keep ? fs::path(argv[2]) : fs::temp_directory_path() / ("psmflow-bench-eval-" + std::to_string(::getpid()));
   psmflow::test::SyntheticSubject s{"S01", frames, {}, 64, 256, 2048};
   psmflow::test::write_synthetic_run(dir, {s});
   psmflow::Config cfg = psmflow::default_config();
@@ -28,5 +30,5 @@ int main(int argc, char** argv) {
                 emb, std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double>(t2 - t1).count(),
                 j["models"]["psm"]["mean"]["mean"].get<double>(), j["active_aus"].size());
   }
-  fs::remove_all(dir);
+  if (!keep) fs::remove_all(dir);
 }
