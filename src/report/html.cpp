@@ -20,7 +20,7 @@ th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}
 figure{margin:12px 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:12px;color:#555}.faces{display:flex;flex-wrap:wrap;gap:12px}
 .faces figure{margin:0}.faces img{width:260px;image-rendering:pixelated}
-.scroll{max-height:520px;overflow:auto}
+.scroll{max-height:520px;overflow:auto}div.wide{overflow-x:auto}
 )";
 
 const std::map<std::string, std::vector<std::string>> kFiguresOf = {
@@ -42,7 +42,7 @@ void table(std::ostringstream& out, const Table& t) {
   out << "<h2 id=\"" << t.id << "\">" << html_escape(t.title) << "</h2>\n";
   if (!t.note.empty()) out << "<p>" << html_escape(t.note) << "</p>\n";
   if (t.rows.empty()) return;
-  out << (t.rows.size() > 30 ? "<div class=\"scroll\">" : "<div>") << "<table><tr>";
+  out << (t.rows.size() > 30 ? "<div class=\"scroll\">" : "<div class=\"wide\">") << "<table><tr>";
   for (const auto& h : t.header) out << "<th>" << html_escape(h) << "</th>";
   out << "</tr>\n";
   for (const auto& row : t.rows) {
