@@ -1,0 +1,152 @@
+#include "psmflow/video/track.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+
+namespace psmflow::video {
+namespace {
+
+cv::Point2f centre(const cv::Rect2f& r) { return {r.x + r.width / 2, r.y + r.height / 2}; }
+
+float distance(const cv::Rect2f& a, const cv::Rect2f& b) {
+  cv::Point2f d = centre(a) - centre(b);
+  return std::hypot(d.x, d.y);
+}
+
+cv::Rect2f lerp(const cv::Rect2f& a, const cv::Rect2f& b, float t) {
+  return {a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t, a.width + (b.width - a.width) * t,
+          a.height + (b.height - a.height) * t};
+}
+
+// Eye-finding works on faces of about this width (the eye cascade's window is 20 px).
+constexpr int kEyeFaceWidth = 120;
+
+}  // namespace
+
+FaceTracker::FaceTracker(FaceDetector& detector, EyeFinder* eyes, const TrackerOptions& opt)
+    : detector_(detector), eyes_(eyes), opt_(opt) {}
+
+std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior) {
+  const float s = std::min(1.f, opt_.detect_width / float(bgr.cols));
+  cv::Rect region(0, 0, bgr.cols, bgr.rows);
+  float min_size = 24, max_size = 0;
+  if (prior && prior->area() > 0) {
+    float size = std::max(prior->width, prior->height);
+    cv::Rect2f grown(prior->x - 0.6f * size, prior->y - 0.6f * size, prior->width + 1.2f * size,
+                     prior->height + 1.2f * size);
+    region = cv::Rect(grown) & region;
+    min_size = std::max(20.f, 0.65f * size * s);
+    max_size = 1.5f * size * s;
+  }
+  if (region.width * s < min_size || region.height * s < min_size) return std::nullopt;
+  cv::Mat small;
+  if (s < 1)
+    cv::resize(bgr(region), small, cv::Size(), s, s, cv::INTER_LINEAR);
+  else
+    small = bgr(region);
+  ++calls_;
+  std::vector<Detection> dets = detector_.detect(small, min_size, max_size);
+  if (dets.empty()) return std::nullopt;
+  auto to_source = [&](const cv::Rect2f& r) {
+    return cv::Rect2f(r.x / s + region.x, r.y / s + region.y, r.width / s, r.height / s);
+  };
+  // Near a prior the closest face is the subject; without one, the largest.
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < dets.size(); ++i) {
+    bool better = prior ? distance(to_source(dets[i].box), *prior) < distance(to_source(dets[best].box), *prior)
+                        : dets[i].box.area() > dets[best].box.area();
+    if (better) best = i;
+  }
+  Found f{to_source(dets[best].box), std::nullopt};
+  if (dets[best].eyes) {
+    auto [l, r] = *dets[best].eyes;
+    f.roll = std::atan2(r.y - l.y, r.x - l.x) * 180.f / float(CV_PI);
+  } else {
+    f.roll = roll_of(bgr, f.box);
+  }
+  return f;
+}
+
+std::optional<float> FaceTracker::roll_of(const cv::Mat& bgr, const cv::Rect2f& box) {
+  if (!opt_.align_eyes || !eyes_) return std::nullopt;
+  cv::Rect r = cv::Rect(box) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+  if (r.width < 24 || r.height < 24) return std::nullopt;
+  cv::Mat face;
+  double k = std::min(1.0, kEyeFaceWidth / double(r.width));
+  cv::resize(bgr(r), face, cv::Size(), k, k, cv::INTER_AREA);
+  return eyes_->roll_deg(face);
+}
+
+TrackedFrame FaceTracker::held(Frame&& f) const { return TrackedFrame{std::move(f), last_box_, last_roll_, false}; }
+
+std::vector<TrackedFrame> FaceTracker::push(Frame frame) {
+  std::vector<TrackedFrame> out;
+  if (!last_) {
+    // Lost (or at the start): search every frame until a face turns up.
+    auto f = locate(frame.bgr, std::nullopt);
+    if (!f) {
+      out.push_back(held(std::move(frame)));
+      return out;
+    }
+    if (!f->roll) f->roll = 0.f;
+    last_ = f;
+    last_box_ = f->box;
+    last_roll_ = *f->roll;
+    out.push_back({std::move(frame), f->box, *f->roll, true});
+    return out;
+  }
+  pending_.push_back(std::move(frame));
+  if (static_cast<int>(pending_.size()) >= opt_.detect_every) return resolve_keyframe();
+  return out;
+}
+
+std::vector<TrackedFrame> FaceTracker::finish() {
+  if (pending_.empty()) return {};
+  return resolve_keyframe();
+}
+
+std::vector<TrackedFrame> FaceTracker::resolve_keyframe() {
+  std::vector<TrackedFrame> out;
+  auto f = locate(pending_.back().bgr, last_->box);
+  if (f) {
+    if (!f->roll) f->roll = last_->roll;  // eyes not found this time: keep the last angle
+    emit_interpolated(*last_, *f, out);
+    last_ = f;
+  } else {
+    emit_searched(out);
+  }
+  return out;
+}
+
+void FaceTracker::emit_interpolated(const Found& a, const Found& b, std::vector<TrackedFrame>& out) {
+  const float n = static_cast<float>(pending_.size());
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    float t = (i + 1) / n;
+    float roll = *a.roll + (*b.roll - *a.roll) * t;
+    out.push_back({std::move(pending_[i]), lerp(a.box, b.box, t), roll, true});
+  }
+  pending_.clear();
+  last_box_ = b.box;
+  last_roll_ = *b.roll;
+}
+
+void FaceTracker::emit_searched(std::vector<TrackedFrame>& out) {
+  std::optional<Found> found;
+  for (auto& frame : pending_) {
+    found = locate(frame.bgr, last_box_);
+    if (!found) found = locate(frame.bgr, std::nullopt);
+    if (!found) {
+      out.push_back(held(std::move(frame)));
+      continue;
+    }
+    if (!found->roll) found->roll = last_roll_;
+    last_box_ = found->box;
+    last_roll_ = *found->roll;
+    out.push_back({std::move(frame), found->box, *found->roll, true});
+  }
+  pending_.clear();
+  last_ = found;  // tracking resumes only if the newest frame had a face
+}
+
+}  // namespace psmflow::video
