@@ -26,28 +26,32 @@ void crop_face(const cv::Mat& bgr, const cv::Rect2f& box, float roll_deg, double
     out.setTo(0);
     return;
   }
-  // Bilinear warping aliases when shrinking a lot, so the region is first shrunk with area
-  // averaging to twice the crop size and warped from there.
   cv::Point2f c(box.x + box.width / 2, box.y + box.height / 2);
   double rad = roll_deg * CV_PI / 180;
   float reach = side / 2 * float(std::abs(std::cos(rad)) + std::abs(std::sin(rad))) + 2;
   cv::Rect region = cv::Rect(cv::Point(int(std::floor(c.x - reach)), int(std::floor(c.y - reach))),
                              cv::Point(int(std::ceil(c.x + reach)), int(std::ceil(c.y + reach)))) &
                     cv::Rect(0, 0, bgr.cols, bgr.rows);
-  cv::Mat rgb;
+  double k = size / static_cast<double>(side);
+  // Bilinear warping aliases when it shrinks a lot, so the region is first halved until the warp
+  // shrinks by less than 2; bilinear halving averages each 2x2 block exactly and is several times
+  // faster than INTER_AREA.
+  int levels = 0;
+  while (k * (1 << levels) < 0.5 && levels < 8) ++levels;
+  const int unit = 1 << levels;
+  region.width -= region.width % unit;
+  region.height -= region.height % unit;
   if (region.area() == 0) {
     out.setTo(0);
     return;
   }
-  double k = size / static_cast<double>(side);
   cv::Mat src = bgr(region);
-  double pre = 1;
-  if (k < 0.5) {
-    pre = 2 * k;
-    cv::resize(src, src, cv::Size(), pre, pre, cv::INTER_AREA);
-  }
-  cv::Rect2f local((box.x - region.x) * float(pre), (box.y - region.y) * float(pre), box.width * float(pre),
-                   box.height * float(pre));
+  for (int i = 0; i < levels; ++i) cv::resize(src, src, cv::Size(src.cols / 2, src.rows / 2), 0, 0, cv::INTER_LINEAR);
+  // Pixel centres: source x lands on (x + 0.5) / unit - 0.5 in the halved image.
+  const float pre = 1.f / unit, shift = 0.5f * pre - 0.5f;
+  cv::Rect2f local((box.x - region.x) * pre + shift, (box.y - region.y) * pre + shift, box.width * pre,
+                   box.height * pre);
+  cv::Mat rgb;
   cv::Matx23d m = crop_transform(local, roll_deg, margin, size);
   cv::warpAffine(src, rgb, m, cv::Size(size, size), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
   cv::cvtColor(rgb, out, cv::COLOR_BGR2RGB);

@@ -21,14 +21,6 @@ namespace {
 
 using video::BoundedQueue;
 
-struct Crop {
-  std::vector<std::uint8_t> rgb;
-  std::int64_t index = 0;
-  double time_s = 0;
-  std::array<float, 4> box{};
-  bool detected = false;
-};
-
 // Records the first failure of any pipeline thread and stops the others.
 class FirstError {
  public:
@@ -52,18 +44,6 @@ class FirstError {
   std::mutex mu_;
   std::exception_ptr error_;
 };
-
-Crop make_crop(const video::TrackedFrame& t, const PreprocessSection& p) {
-  Crop c;
-  cv::Mat rgb;
-  video::crop_face(t.frame.bgr, t.box, t.roll_deg, p.margin, p.crop_size, rgb);
-  c.rgb.assign(rgb.data, rgb.data + rgb.total() * rgb.elemSize());
-  c.index = t.frame.index;
-  c.time_s = t.frame.time_s;
-  c.box = {t.box.x, t.box.y, t.box.width, t.box.height};
-  c.detected = t.detected;
-  return c;
-}
 
 FramesMeta frames_meta(const Config& cfg, const SubjectSpec& s, const std::vector<SourceFile>& sources, double fps) {
   FramesMeta m;
@@ -109,11 +89,14 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
   if (p.align_eyes) eyes = std::make_unique<video::EyeFinder>(p.eye_cascade);
   video::FaceTracker tracker(*detector, eyes.get(), {p.detect_every, p.detect_width, p.align_eyes});
   FramesWriter writer(frames_out, frames_meta(cfg, s, sources, source->fps()));
+  auto t_setup = std::chrono::steady_clock::now();
 
+  // Three threads: decode; detect and track; crop and write (cropping sits with the writer so
+  // that the detector thread, the busiest, does nothing else).
   BoundedQueue<video::Frame> decoded(std::max(8, 2 * p.detect_every));
-  BoundedQueue<Crop> crops(64);
+  BoundedQueue<video::TrackedFrame> tracked(std::max(8, 2 * p.detect_every));
   FirstError failure;
-  auto stop_all = [&] { decoded.abort(); crops.abort(); };
+  auto stop_all = [&] { decoded.abort(); tracked.abort(); };
   std::thread decode_thread([&] {
     failure.guard([&] {
       video::Frame f;
@@ -125,27 +108,30 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
     failure.guard([&] {
       video::Frame f;
       auto send = [&](std::vector<video::TrackedFrame>&& done) {
-        for (const auto& t : done) crops.push(make_crop(t, p));
+        for (auto& t : done) tracked.push(std::move(t));
       };
       while (decoded.pop(f)) send(tracker.push(std::move(f)));
       send(tracker.finish());
-      crops.close();
+      tracked.close();
     }, {stop_all});
   });
   PreprocessStats st;
   std::vector<std::int64_t> frame_index;
   failure.guard([&] {
-    Crop c;
-    while (crops.pop(c)) {
-      writer.append(c.rgb.data(), c.index, c.time_s, c.box, c.detected);
-      frame_index.push_back(c.index);
-      st.detected += c.detected;
+    video::TrackedFrame t;
+    cv::Mat rgb;
+    while (tracked.pop(t)) {
+      video::crop_face(t.frame.bgr, t.box, t.roll_deg, p.margin, p.crop_size, rgb);
+      writer.append(rgb.data, t.frame.index, t.frame.time_s, {t.box.x, t.box.y, t.box.width, t.box.height}, t.detected);
+      frame_index.push_back(t.frame.index);
+      st.detected += t.detected;
     }
   }, {stop_all});
   decode_thread.join();
   track_thread.join();
   failure.rethrow();
 
+  auto t_pipeline = std::chrono::steady_clock::now();
   st.frames = static_cast<std::int64_t>(frame_index.size());
   st.detector_calls = tracker.detector_calls();
   partial_error = source->error();
@@ -155,7 +141,12 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
     writer.set_labels(video::align_labels(labels, cfg.data.aus, frame_index, source->expected_frames(), st.warnings));
   writer.close();
   contact_sheet_png = video::contact_sheet_png(frames_out, s.id, p.contact_sheet_tiles);
-  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto t_end = std::chrono::steady_clock::now();
+  st.seconds = std::chrono::duration<double>(t_end - t0).count();
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  spdlog::debug("{} preprocess: setup {:.3f} s, pipeline {:.3f} s ({:.0f} frames/s, {} detector calls), finish {:.3f} s",
+                s.id, secs(t0, t_setup), secs(t_setup, t_pipeline), st.frames / secs(t_setup, t_pipeline),
+                st.detector_calls, secs(t_pipeline, t_end));
   return st;
 }
 

@@ -23,7 +23,8 @@ class FaceDetector {
  public:
   virtual ~FaceDetector() = default;
   // Faces in a BGR image whose width lies within [min_size, max_size] pixels (max_size 0 = no limit).
-  virtual std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size) = 0;
+  // scale_step: ratio between the sizes a multi-scale detector tries (cascades; 1.1 is OpenCV's default).
+  virtual std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double scale_step = 1.1) = 0;
   virtual std::string name() const = 0;
 };
 
@@ -31,11 +32,11 @@ class FaceDetector {
 std::unique_ptr<FaceDetector> make_detector(const PreprocessSection& p);
 
 // Roll angle (degrees, positive = the face's right-hand side of the image is lower) from the eye
-// cascade on a face region; nullopt unless exactly one eye is found in each upper half.
+// cascade on a face box; nullopt unless exactly one eye is found in each upper half.
 class EyeFinder {
  public:
   explicit EyeFinder(const fs::path& cascade);  // empty = opencv-data's haarcascade_eye.xml
-  std::optional<float> roll_deg(const cv::Mat& face_bgr);
+  std::optional<float> roll_deg(const cv::Mat& face_gray);  // 8-bit grey face box
 
  private:
   cv::Ptr<cv::CascadeClassifier> cascade_;

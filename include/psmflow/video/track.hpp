@@ -60,6 +60,7 @@ class FaceTracker {
   float last_roll_ = 0;
   std::deque<Frame> pending_;   // frames after the last keyframe
   int calls_ = 0;
+  int eye_turn_ = 0;
 };
 
 }  // namespace psmflow::video
