@@ -156,16 +156,49 @@ LabelTable read_labels(const fs::path& path, const std::string& format, int fram
   return t;
 }
 
+namespace {
+
+// DISFA has one file per AU, usually all with the same problem: one line per problem, naming
+// the first file and how many others share it.
+class WarningSet {
+ public:
+  void add(const std::string& file, const std::string& what) {
+    auto& files = by_what_[what];
+    if (files.empty()) order_.push_back(what);
+    files.push_back(file);
+  }
+  void add_plain(const std::string& text) { add("", text); }
+  void emit(std::vector<std::string>& out) const {
+    for (const auto& what : order_) {
+      const auto& files = by_what_.at(what);
+      if (files[0].empty()) {
+        out.push_back(what);
+        continue;
+      }
+      std::string who = files[0];
+      if (files.size() > 1) who += " (and " + std::to_string(files.size() - 1) + " other label files)";
+      out.push_back(who + ": " + what);
+    }
+  }
+
+ private:
+  std::map<std::string, std::vector<std::string>> by_what_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace
+
 std::map<int, std::vector<std::int8_t>> align_labels(const LabelTable& t, const std::vector<int>& aus,
                                                      const std::vector<std::int64_t>& frame_index,
-                                                     std::int64_t source_frames, std::vector<std::string>& warnings) {
+                                                     std::int64_t source_frames, std::vector<std::string>& out_warnings) {
   std::map<int, std::vector<std::int8_t>> out;
+  WarningSet warnings;
   for (int au : aus) {
     auto& column = out[au];
     column.assign(frame_index.size(), -1);
     auto vit = t.values.find(au);
     if (vit == t.values.end() || vit->second.empty()) {
-      warnings.push_back("no labels for AU" + std::to_string(au) + " (listed in data.aus); stored as -1");
+      warnings.add_plain("no labels for AU" + std::to_string(au) + " (listed in data.aus); stored as -1");
       continue;
     }
     const auto& values = vit->second;
@@ -176,7 +209,7 @@ std::map<int, std::vector<std::int8_t>> align_labels(const LabelTable& t, const 
                        std::to_string(source_frames) + " frames (labels of another video?)");
     if (source_frames > 0 && last >= source_frames) {
       auto past = std::distance(values.lower_bound(source_frames), values.end());
-      warnings.push_back(file + ": " + std::to_string(past) + " labels past the video's last frame (" +
+      warnings.add(file, std::to_string(past) + " labels past the video's last frame (" +
                          std::to_string(source_frames) + " frames) are ignored");
     }
     std::int64_t missing = 0, first_missing = -1;
@@ -189,9 +222,10 @@ std::map<int, std::vector<std::int8_t>> align_labels(const LabelTable& t, const 
       }
     }
     if (missing > 0)
-      warnings.push_back(file + ": no label for " + std::to_string(missing) + " of " + std::to_string(frame_index.size()) +
+      warnings.add(file, "no label for " + std::to_string(missing) + " of " + std::to_string(frame_index.size()) +
                          " kept frames (first: 0-based frame " + std::to_string(first_missing) + "); stored as -1");
   }
+  warnings.emit(out_warnings);
   return out;
 }
 

@@ -92,13 +92,13 @@ TEST(PreprocessBadInput, LabelFileForADifferentLength) {
   TestSubject longer = make_subject(dir / "a", "S", 30, 45);
   auto r = run_psmflow(preprocess_args(longer.video, "S", dir / "run-a", longer.labels));
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find((longer.labels / "S_au1.txt").string() + ": 15 labels past the video's last frame (30 frames) are ignored"),
+  EXPECT_NE(r.output.find((longer.labels / "S_au1.txt").string() + " (and 1 other label files): 15 labels past the video's last frame (30 frames) are ignored"),
             std::string::npos) << r.output;
 
   TestSubject shorter = make_subject(dir / "b", "S", 30, 20);
   r = run_psmflow(preprocess_args(shorter.video, "S", dir / "run-b", shorter.labels));
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find((shorter.labels / "S_au1.txt").string() + ": no label for 10 of 30 kept frames"), std::string::npos)
+  EXPECT_NE(r.output.find((shorter.labels / "S_au1.txt").string() + " (and 1 other label files): no label for 10 of 30 kept frames"), std::string::npos)
       << r.output;
   EXPECT_EQ(FramesReader(dir / "run-b/subjects/S/frames.h5").labels().at(1)[25], -1);
 
