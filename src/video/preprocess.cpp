@@ -45,6 +45,28 @@ class FirstError {
   std::exception_ptr error_;
 };
 
+// Frame buffers go back from the writer to the decoder: a fresh megabyte-sized buffer per frame
+// cost as much kernel time (page faults) as decoding itself.
+class BufferPool {
+ public:
+  cv::Mat take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) return {};
+    cv::Mat m = std::move(free_.back());
+    free_.pop_back();
+    return m;
+  }
+  void give(cv::Mat&& m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < kMax && m.u && m.u->refcount == 1) free_.push_back(std::move(m));
+  }
+
+ private:
+  static constexpr std::size_t kMax = 64;
+  std::mutex mu_;
+  std::vector<cv::Mat> free_;
+};
+
 FramesMeta frames_meta(const Config& cfg, const SubjectSpec& s, const std::vector<SourceFile>& sources, double fps) {
   FramesMeta m;
   m.subject = s.id;
@@ -96,11 +118,13 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
   BoundedQueue<video::Frame> decoded(std::max(8, 2 * p.detect_every));
   BoundedQueue<video::TrackedFrame> tracked(std::max(8, 2 * p.detect_every));
   FirstError failure;
+  BufferPool buffers;
   auto stop_all = [&] { decoded.abort(); tracked.abort(); };
   std::thread decode_thread([&] {
     failure.guard([&] {
       video::Frame f;
-      while (source->next(f) && decoded.push(std::move(f))) f = video::Frame{};
+      f.bgr = buffers.take();
+      while (source->next(f) && decoded.push(std::move(f))) f.bgr = buffers.take();
       decoded.close();
     }, {stop_all});
   });
@@ -125,6 +149,7 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
       writer.append(rgb.data, t.frame.index, t.frame.time_s, {t.box.x, t.box.y, t.box.width, t.box.height}, t.detected);
       frame_index.push_back(t.frame.index);
       st.detected += t.detected;
+      buffers.give(std::move(t.frame.bgr));
     }
   }, {stop_all});
   decode_thread.join();

@@ -95,41 +95,55 @@ std::optional<float> FaceTracker::roll_of(const cv::Mat& bgr, const cv::Rect2f& 
 TrackedFrame FaceTracker::held(Frame&& f) const { return TrackedFrame{std::move(f), last_box_, last_roll_, false}; }
 
 std::vector<TrackedFrame> FaceTracker::push(Frame frame) {
-  std::vector<TrackedFrame> out;
-  if (!last_) {
-    // Lost (or at the start): search every frame until a face turns up.
-    auto f = locate(frame.bgr, std::nullopt);
-    if (!f) {
-      out.push_back(held(std::move(frame)));
-      return out;
-    }
-    if (!f->roll) f->roll = 0.f;
-    last_ = f;
-    last_box_ = f->box;
-    last_roll_ = *f->roll;
-    out.push_back({std::move(frame), f->box, *f->roll, true});
-    return out;
-  }
   pending_.push_back(std::move(frame));
-  if (static_cast<int>(pending_.size()) >= opt_.detect_every) return resolve_keyframe();
-  return out;
+  if (static_cast<int>(pending_.size()) < opt_.detect_every) return {};
+  return last_ ? resolve_keyframe() : resolve_lost();
 }
 
 std::vector<TrackedFrame> FaceTracker::finish() {
   if (pending_.empty()) return {};
-  return resolve_keyframe();
+  return last_ ? resolve_keyframe() : resolve_lost();
 }
 
 std::vector<TrackedFrame> FaceTracker::resolve_keyframe() {
   std::vector<TrackedFrame> out;
   auto f = locate(pending_.back().bgr, last_->box);
   if (f) {
-    if (!f->roll) f->roll = last_->roll;  // eyes not found this time: keep the last angle
+    if (!f->roll) f->roll = last_->roll;  // eyes not searched or not found: keep the last angle
     emit_interpolated(*last_, *f, out);
     last_ = f;
   } else {
     emit_searched(out);
   }
+  return out;
+}
+
+// No face is being tracked: the keyframe is searched over the whole image; when the face is
+// back, the frames before it are searched near it, walking back until one has no face.
+std::vector<TrackedFrame> FaceTracker::resolve_lost() {
+  std::vector<TrackedFrame> out;
+  auto f = locate(pending_.back().bgr, std::nullopt);
+  std::vector<std::optional<Found>> at(pending_.size());
+  if (f) {
+    if (!f->roll) f->roll = last_roll_;
+    at.back() = f;
+    for (std::size_t i = pending_.size() - 1; i-- > 0;) {
+      at[i] = locate(pending_[i].bgr, at[i + 1]->box);
+      if (!at[i]) break;
+      if (!at[i]->roll) at[i]->roll = f->roll;
+    }
+  }
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    if (!at[i]) {
+      out.push_back(held(std::move(pending_[i])));
+      continue;
+    }
+    last_box_ = at[i]->box;
+    last_roll_ = *at[i]->roll;
+    out.push_back({std::move(pending_[i]), last_box_, last_roll_, true});
+  }
+  pending_.clear();
+  last_ = f;
   return out;
 }
 
@@ -148,8 +162,7 @@ void FaceTracker::emit_interpolated(const Found& a, const Found& b, std::vector<
 void FaceTracker::emit_searched(std::vector<TrackedFrame>& out) {
   std::optional<Found> found;
   for (auto& frame : pending_) {
-    found = locate(frame.bgr, last_box_);
-    if (!found) found = locate(frame.bgr, std::nullopt);
+    found = locate(frame.bgr, last_box_);  // near the face; the whole image is searched once lost
     if (!found) {
       out.push_back(held(std::move(frame)));
       continue;

@@ -78,6 +78,8 @@ TEST(Tracker, HandsOverThroughALostFaceAndMarksTheMissingFrames) {
       EXPECT_LT(centre_error(t, poses[i]), 6.f) << "frame " << i;
     }
   }
+  // 18 keyframes, plus the frames searched one by one where the face first appeared, left, and came back.
+  EXPECT_LE(r.calls, 18 + 3 * 5);
 }
 
 TEST(Tracker, NoFaceAtAllGivesEmptyBoxesNotDetected) {
@@ -89,6 +91,7 @@ TEST(Tracker, NoFaceAtAllGivesEmptyBoxesNotDetected) {
     EXPECT_FALSE(t.detected);
     EXPECT_EQ(t.box.area(), 0.f);
   }
+  EXPECT_EQ(r.calls, 3) << "without a face only keyframes (5, 10 and the last) are searched";
 }
 
 TEST(Tracker, EyesGiveTheRollAngle) {

@@ -1,9 +1,10 @@
-// Face tracking between detections. The detector runs on a downscaled frame every
-// `detect_every` frames ("keyframes"), searching a window around the last box with sizes near
-// it; frames in between get the box interpolated between the two keyframes (the face of one
-// subject moves little and smoothly). When a keyframe finds no face, each buffered frame since
-// the last good keyframe is searched on its own, and the tracker stays "lost", detecting on
-// every frame over the whole image, until a face is found again.
+// Face tracking between detections. The detector runs on every `detect_every`-th frame
+// ("keyframes"), searching a window around the last box for faces of about its size; frames in
+// between get the box interpolated between the two keyframes (the face of one subject moves
+// little and smoothly). When a keyframe finds no face, each frame since the last good keyframe
+// is searched near the last box on its own, and the tracker is "lost": keyframes are then
+// searched over the whole (downscaled) image, and when the face is back, the frames before that
+// keyframe are searched near it, walking back until one has no face.
 // A frame whose face was not found keeps the last tracked box (a black crop before any box) and
 // is marked detected = false; no frame is dropped.
 #pragma once
@@ -47,6 +48,7 @@ class FaceTracker {
 
  private:
   std::vector<TrackedFrame> resolve_keyframe();
+  std::vector<TrackedFrame> resolve_lost();
   void emit_interpolated(const Found& a, const Found& b, std::vector<TrackedFrame>& out);
   void emit_searched(std::vector<TrackedFrame>& out);
   std::optional<float> roll_of(const cv::Mat& bgr, const cv::Rect2f& box);
