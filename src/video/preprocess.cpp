@@ -67,6 +67,15 @@ class BufferPool {
   std::vector<cv::Mat> free_;
 };
 
+// Frames the range and stride will keep, for progress lines (0 = unknown).
+std::int64_t kept_estimate(const video::FrameSource& src, const PreprocessSection& p) {
+  std::int64_t n = src.expected_frames();
+  if (n <= 0) return 0;
+  if (p.frame_end >= 0) n = std::min<std::int64_t>(n, p.frame_end);
+  n = std::max<std::int64_t>(0, n - p.frame_start);
+  return (n + p.frame_stride - 1) / p.frame_stride;
+}
+
 FramesMeta frames_meta(const Config& cfg, const SubjectSpec& s, const std::vector<SourceFile>& sources, double fps) {
   FramesMeta m;
   m.subject = s.id;
@@ -144,7 +153,9 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
   failure.guard([&] {
     video::TrackedFrame t;
     cv::Mat rgb;
+    Progress progress(s.id + " preprocess", static_cast<std::size_t>(kept_estimate(*source, p)));
     while (tracked.pop(t)) {
+      progress.add();
       video::crop_face(t.frame.bgr, t.box, t.roll_deg, p.margin, p.crop_size, rgb);
       writer.append(rgb.data, t.frame.index, t.frame.time_s, {t.box.x, t.box.y, t.box.width, t.box.height}, t.detected);
       frame_index.push_back(t.frame.index);
