@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "psmflow/error.hpp"
@@ -24,8 +26,9 @@ using video::BoundedQueue;
 // Records the first failure of any pipeline thread and stops the others.
 class FirstError {
  public:
+  explicit FirstError(std::function<void()> stop_all) : stop_all_(std::move(stop_all)) {}
   template <typename F>
-  void guard(F&& body, std::initializer_list<std::function<void()>> on_fail) {
+  void guard(F&& body) {
     try {
       body();
     } catch (...) {
@@ -33,7 +36,7 @@ class FirstError {
         std::lock_guard<std::mutex> lock(mu_);
         if (!error_) error_ = std::current_exception();
       }
-      for (const auto& f : on_fail) f();
+      stop_all_();
     }
   }
   void rethrow() {
@@ -41,12 +44,13 @@ class FirstError {
   }
 
  private:
+  std::function<void()> stop_all_;
   std::mutex mu_;
   std::exception_ptr error_;
 };
 
-// Frame buffers go back from the writer to the decoder: a fresh megabyte-sized buffer per frame
-// cost as much kernel time (page faults) as decoding itself.
+// Frame buffers go back from the writer to the decoder instead of a fresh megabyte-sized
+// allocation per frame.
 class BufferPool {
  public:
   cv::Mat take() {
@@ -126,16 +130,15 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
   // that the detector thread, the busiest, does nothing else).
   BoundedQueue<video::Frame> decoded(std::max(8, 2 * p.detect_every));
   BoundedQueue<video::TrackedFrame> tracked(std::max(8, 2 * p.detect_every));
-  FirstError failure;
+  FirstError failure([&] { decoded.abort(); tracked.abort(); });
   BufferPool buffers;
-  auto stop_all = [&] { decoded.abort(); tracked.abort(); };
   std::thread decode_thread([&] {
     failure.guard([&] {
       video::Frame f;
       f.bgr = buffers.take();
       while (source->next(f) && decoded.push(std::move(f))) f.bgr = buffers.take();
       decoded.close();
-    }, {stop_all});
+    });
   });
   std::thread track_thread([&] {
     failure.guard([&] {
@@ -146,7 +149,7 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
       while (decoded.pop(f)) send(tracker.push(std::move(f)));
       send(tracker.finish());
       tracked.close();
-    }, {stop_all});
+    });
   });
   PreprocessStats st;
   std::vector<std::int64_t> frame_index;
@@ -162,7 +165,7 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
       st.detected += t.detected;
       buffers.give(std::move(t.frame.bgr));
     }
-  }, {stop_all});
+  });
   decode_thread.join();
   track_thread.join();
   failure.rethrow();
