@@ -20,7 +20,9 @@ std::runtime_error io_error(const std::string& what, const fs::path& p) {
 fs::path temp_name_for(const fs::path& final_path) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::ostringstream name;
-  name << final_path.filename().string() << kTempMarker << ::getpid() << "." << std::hex << rng();
+  // The extension stays last: OpenCV and some HDF5 tools choose the format from it.
+  name << final_path.stem().string() << kTempMarker << ::getpid() << "." << std::hex << rng()
+       << final_path.extension().string();
   return final_path.parent_path() / name.str();
 }
 

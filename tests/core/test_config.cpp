@@ -154,3 +154,15 @@ TEST(Config, ShippedConfigsParse) {
   EXPECT_EQ(disfa.model.preset, "paper");
   EXPECT_EQ(disfa.psm.epochs, 500);
 }
+
+TEST(Config, ReferenceConfigParsesAndDocumentsEveryKey) {
+  fs::path ref = fs::path(PSMFLOW_SOURCE_DIR) / "configs/reference.toml";
+  Config c;
+  ASSERT_NO_THROW(c = load_config(ref, /*check_files=*/false));
+  Config d = default_config();
+  // The reference states the defaults: parsing it must give the built-in values.
+  EXPECT_EQ(c.stage_hash("psm"), d.stage_hash("psm"));
+  EXPECT_EQ(c.stage_hash("gm"), d.stage_hash("gm"));
+  EXPECT_EQ(c.stage_hash("preprocess"), d.stage_hash("preprocess"));
+  EXPECT_EQ(c.stage_hash("evaluate"), d.stage_hash("evaluate"));
+}

@@ -26,6 +26,7 @@ TEST(Fs, UncommittedAtomicPathIsRemoved) {
     temp = p.temp();
     psmflow::test::write_text(temp, "partial");
     EXPECT_TRUE(is_temp_name(temp));
+    EXPECT_EQ(temp.extension(), ".h5");
   }
   EXPECT_FALSE(fs::exists(temp));
   EXPECT_FALSE(fs::exists(dir / "sub" / "out.h5"));
