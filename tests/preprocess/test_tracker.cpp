@@ -105,3 +105,17 @@ TEST(Tracker, EyesGiveTheRollAngle) {
   for (const auto& t : r.frames) close += t.detected && std::abs(t.roll_deg - 12) < 4;
   EXPECT_GE(close, 15);
 }
+
+TEST(Tracker, AJumpBetweenKeyframesIsSearchedNotInterpolated) {
+  std::vector<FacePose> poses;
+  for (int i = 0; i < 30; ++i) {
+    poses.push_back(psmflow::test::default_path(0, kSize));
+    poses.back().centre.x = i < 12 ? 100.f : 220.f;  // the face jumps between keyframes 9 and 14
+  }
+  Tracked r = track(poses, 5);
+  ASSERT_EQ(r.frames.size(), poses.size());
+  for (std::size_t i = 0; i < poses.size(); ++i) {
+    EXPECT_TRUE(r.frames[i].detected) << "frame " << i;
+    EXPECT_LT(centre_error(r.frames[i], poses[i]), 6.f) << "frame " << i;
+  }
+}

@@ -1,10 +1,11 @@
 // Face tracking between detections. The detector runs on every `detect_every`-th frame
-// ("keyframes"), searching a window around the last box for faces of about its size; frames in
-// between get the box interpolated between the two keyframes (the face of one subject moves
-// little and smoothly). When a keyframe finds no face, each frame since the last good keyframe
-// is searched near the last box on its own, and the tracker is "lost": keyframes are then
-// searched over the whole (downscaled) image, and when the face is back, the frames before that
-// keyframe are searched near it, walking back until one has no face.
+// ("keyframes"), searching a window around the last box for faces of 0.8-1.25 times its size;
+// frames in between get the box interpolated between the two keyframes (the face of one subject
+// moves little and smoothly). A keyframe whose face is not near the last box is searched over the
+// whole image; when the face is far away (a jump) or gone, the frames in between are searched one
+// by one instead. While no face is tracked ("lost"), keyframes are searched over the whole
+// (downscaled) image, and when the face is back, the frames before that keyframe are searched
+// near it, walking back until one has no face.
 // A frame whose face was not found keeps the last tracked box (a black crop before any box) and
 // is marked detected = false; no frame is dropped.
 #pragma once
@@ -51,6 +52,7 @@ class FaceTracker {
   std::vector<TrackedFrame> resolve_lost();
   void emit_interpolated(const Found& a, const Found& b, std::vector<TrackedFrame>& out);
   void emit_searched(std::vector<TrackedFrame>& out);
+  void emit_jumped(const Found& b, std::vector<TrackedFrame>& out);
   std::optional<float> roll_of(const cv::Mat& bgr, const cv::Rect2f& box);
   TrackedFrame held(Frame&& f) const;
 
