@@ -1,0 +1,12 @@
+// A PNG grid of crops sampled evenly over a frames.h5, with the detection rate in a header line,
+// so a person sees at a glance whether alignment worked. Frames whose face was not found get a
+// red frame around their tile.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace psmflow::video {
+
+std::string contact_sheet_png(const std::filesystem::path& frames_h5, const std::string& subject, int tiles);
+
+}  // namespace psmflow::video

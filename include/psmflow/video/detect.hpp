@@ -1,0 +1,48 @@
+// Face detectors behind one interface (STYLE.md 1): OpenCV cascades (Haar, LBP) from Debian's
+// opencv-data, and OpenCV's DNN detector (FaceDetectorYN, a YuNet .onnx file the user gives).
+#pragma once
+#include <opencv2/core.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "psmflow/config.hpp"
+
+namespace psmflow::video {
+
+struct Detection {
+  cv::Rect2f box;  // pixels of the image given to detect()
+  float score = 0;
+  std::optional<std::pair<cv::Point2f, cv::Point2f>> eyes;  // (left in image, right in image) when the detector gives them
+};
+
+class FaceDetector {
+ public:
+  virtual ~FaceDetector() = default;
+  // Faces in a BGR image whose width lies within [min_size, max_size] pixels (max_size 0 = no limit).
+  // scale_step: ratio between the sizes a multi-scale detector tries (cascades; 1.1 is OpenCV's default).
+  virtual std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double scale_step = 1.1) = 0;
+  virtual std::string name() const = 0;
+};
+
+// Throws UsageError naming the file when a cascade or model cannot be loaded.
+std::unique_ptr<FaceDetector> make_detector(const PreprocessSection& p);
+
+// Roll angle (degrees, positive = the face's right-hand side of the image is lower) from the eye
+// cascade on a face box; nullopt unless exactly one eye is found in each upper half.
+class EyeFinder {
+ public:
+  explicit EyeFinder(const fs::path& cascade);  // empty = opencv-data's haarcascade_eye.xml
+  std::optional<float> roll_deg(const cv::Mat& face_gray);  // 8-bit grey face box
+
+ private:
+  cv::Ptr<cv::CascadeClassifier> cascade_;
+};
+
+inline const fs::path kOpenCvData = "/usr/share/opencv4";
+fs::path default_cascade(const std::string& detector);  // haar | lbp
+
+}  // namespace psmflow::video

@@ -1,0 +1,70 @@
+// Face tracking between detections. The detector runs on every `detect_every`-th frame
+// ("keyframes"), searching a window around the last box for faces of 0.8-1.25 times its size;
+// frames in between get the box interpolated between the two keyframes (the face of one subject
+// moves little and smoothly). A keyframe whose face is not near the last box is searched over the
+// whole image; when the face is far away (a jump) or gone, the frames in between are searched one
+// by one instead. While no face is tracked ("lost"), keyframes are searched over the whole
+// (downscaled) image, and when the face is back, the frames before that keyframe are searched
+// near it, walking back until one has no face.
+// A frame whose face was not found keeps the last tracked box (a black crop before any box) and
+// is marked detected = false; no frame is dropped.
+#pragma once
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "psmflow/video/decode.hpp"
+#include "psmflow/video/detect.hpp"
+
+namespace psmflow::video {
+
+struct TrackedFrame {
+  Frame frame;
+  cv::Rect2f box;   // source pixels; empty before the first face
+  float roll_deg = 0;
+  bool detected = false;
+};
+
+struct TrackerOptions {
+  int detect_every = 5;
+  int detect_width = 320;
+  bool align_eyes = true;
+};
+
+class FaceTracker {
+ public:
+  FaceTracker(FaceDetector& detector, EyeFinder* eyes, const TrackerOptions& opt);
+  // Feeds the next frame; returns the frames whose box is now final, in order.
+  std::vector<TrackedFrame> push(Frame frame);
+  // Flushes the frames still buffered at the end of the stream.
+  std::vector<TrackedFrame> finish();
+
+  struct Found {
+    cv::Rect2f box;
+    std::optional<float> roll;
+  };
+  // One detection on one frame: near `prior` when given, else over the whole frame.
+  std::optional<Found> locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior);
+  int detector_calls() const { return calls_; }
+
+ private:
+  std::vector<TrackedFrame> resolve_keyframe();
+  std::vector<TrackedFrame> resolve_lost();
+  void emit_interpolated(const Found& a, const Found& b, std::vector<TrackedFrame>& out);
+  void emit_searched(std::vector<TrackedFrame>& out);
+  void emit_jumped(const Found& b, std::vector<TrackedFrame>& out);
+  std::optional<float> roll_of(const cv::Mat& bgr, const cv::Rect2f& box);
+  TrackedFrame held(Frame&& f) const;
+
+  FaceDetector& detector_;
+  EyeFinder* eyes_;
+  TrackerOptions opt_;
+  std::optional<Found> last_;   // last keyframe's face while tracking; empty when lost
+  cv::Rect2f last_box_;         // last known box, held through misses
+  float last_roll_ = 0;
+  std::deque<Frame> pending_;   // frames after the last keyframe
+  int calls_ = 0;
+  int eye_turn_ = 0;
+};
+
+}  // namespace psmflow::video

@@ -1,0 +1,60 @@
+#include "psmflow/video/align.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+
+namespace psmflow::video {
+
+float crop_side(const cv::Rect2f& box, double margin) {
+  return static_cast<float>(std::max(box.width, box.height) * (1 + 2 * margin));
+}
+
+cv::Matx23d crop_transform(const cv::Rect2f& box, float roll_deg, double margin, int size) {
+  cv::Point2f c(box.x + box.width / 2, box.y + box.height / 2);
+  double k = size / static_cast<double>(crop_side(box, margin));
+  cv::Mat m = cv::getRotationMatrix2D(c, roll_deg, k);  // counter-clockwise by roll undoes a clockwise tilt
+  m.at<double>(0, 2) += size / 2.0 - c.x;
+  m.at<double>(1, 2) += size / 2.0 - c.y;
+  return cv::Matx23d(m);
+}
+
+void crop_face(const cv::Mat& bgr, const cv::Rect2f& box, float roll_deg, double margin, int size, cv::Mat& out) {
+  out.create(size, size, CV_8UC3);
+  float side = crop_side(box, margin);
+  if (!(side > 1)) {
+    out.setTo(0);
+    return;
+  }
+  cv::Point2f c(box.x + box.width / 2, box.y + box.height / 2);
+  double rad = roll_deg * CV_PI / 180;
+  float reach = side / 2 * float(std::abs(std::cos(rad)) + std::abs(std::sin(rad))) + 2;
+  cv::Rect region = cv::Rect(cv::Point(int(std::floor(c.x - reach)), int(std::floor(c.y - reach))),
+                             cv::Point(int(std::ceil(c.x + reach)), int(std::ceil(c.y + reach)))) &
+                    cv::Rect(0, 0, bgr.cols, bgr.rows);
+  double k = size / static_cast<double>(side);
+  // Bilinear warping aliases when it shrinks a lot, so the region is first halved until the warp
+  // shrinks by less than 2; bilinear halving averages each 2x2 block exactly and is several times
+  // faster than INTER_AREA.
+  int levels = 0;
+  while (k * (1 << levels) < 0.5 && levels < 8) ++levels;
+  const int unit = 1 << levels;
+  region.width -= region.width % unit;
+  region.height -= region.height % unit;
+  if (region.area() == 0) {
+    out.setTo(0);
+    return;
+  }
+  cv::Mat src = bgr(region);
+  for (int i = 0; i < levels; ++i) cv::resize(src, src, cv::Size(src.cols / 2, src.rows / 2), 0, 0, cv::INTER_LINEAR);
+  // Pixel centres: source x lands on (x + 0.5) / unit - 0.5 in the halved image.
+  const float pre = 1.f / unit, shift = 0.5f * pre - 0.5f;
+  cv::Rect2f local((box.x - region.x) * pre + shift, (box.y - region.y) * pre + shift, box.width * pre,
+                   box.height * pre);
+  cv::Mat rgb;
+  cv::Matx23d m = crop_transform(local, roll_deg, margin, size);
+  cv::warpAffine(src, rgb, m, cv::Size(size, size), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
+  cv::cvtColor(rgb, out, cv::COLOR_BGR2RGB);
+}
+
+}  // namespace psmflow::video

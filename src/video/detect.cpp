@@ -1,0 +1,120 @@
+#include "psmflow/video/detect.hpp"
+
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+#include <opencv2/objdetect/face.hpp>
+
+#include <cmath>
+
+#include "psmflow/error.hpp"
+
+namespace psmflow::video {
+namespace {
+
+cv::Ptr<cv::CascadeClassifier> load_cascade(const fs::path& file, const std::string& key) {
+  auto c = cv::makePtr<cv::CascadeClassifier>();
+  bool ok = false;
+  try {
+    ok = c->load(file.string());
+  } catch (const cv::Exception& e) {
+    throw UsageError(file.string() + ": cannot load cascade (" + key + "): " + e.what());
+  }
+  if (!ok || c->empty())
+    throw UsageError(file.string() + ": cannot load cascade (" + key + "); is opencv-data installed?");
+  return c;
+}
+
+class CascadeDetector : public FaceDetector {
+ public:
+  CascadeDetector(const fs::path& file, std::string name) : cascade_(load_cascade(file, "preprocess.cascade")), name_(std::move(name)) {}
+  std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double scale_step) override {
+    cv::cvtColor(bgr, gray_, cv::COLOR_BGR2GRAY);
+    cv::equalizeHist(gray_, gray_);
+    std::vector<cv::Rect> faces;
+    std::vector<int> votes;
+    int lo = std::max(1, static_cast<int>(min_size));
+    cv::Size max_sz = max_size > 0 ? cv::Size(int(max_size), int(max_size)) : cv::Size();
+    cascade_->detectMultiScale(gray_, faces, votes, scale_step, 3, 0, cv::Size(lo, lo), max_sz);
+    std::vector<Detection> out;
+    for (std::size_t i = 0; i < faces.size(); ++i) out.push_back({cv::Rect2f(faces[i]), float(votes[i]), std::nullopt});
+    return out;
+  }
+  std::string name() const override { return name_; }
+
+ private:
+  cv::Ptr<cv::CascadeClassifier> cascade_;
+  std::string name_;
+  cv::Mat gray_;
+};
+
+// YuNet via FaceDetectorYN: rows of [x, y, w, h, right eye, left eye, nose, mouth corners, score].
+class DnnDetector : public FaceDetector {
+ public:
+  explicit DnnDetector(const fs::path& model) : model_(model) {
+    try {
+      net_ = cv::FaceDetectorYN::create(model.string(), "", cv::Size(320, 320), 0.7f, 0.3f, 50);
+    } catch (const cv::Exception& e) {
+      throw UsageError(model.string() + ": cannot load the DNN face model (preprocess.dnn_model): " + e.what());
+    }
+    if (!net_) throw UsageError(model.string() + ": cannot load the DNN face model (preprocess.dnn_model)");
+  }
+  std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double) override {
+    net_->setInputSize(bgr.size());
+    cv::Mat rows;
+    net_->detect(bgr, rows);
+    std::vector<Detection> out;
+    for (int i = 0; i < rows.rows; ++i) {
+      const float* r = rows.ptr<float>(i);
+      if (r[2] < min_size || (max_size > 0 && r[2] > max_size)) continue;
+      Detection d{cv::Rect2f(r[0], r[1], r[2], r[3]), r[14], std::nullopt};
+      d.eyes = std::make_pair(cv::Point2f(r[6], r[7]), cv::Point2f(r[4], r[5]));  // image-left, image-right
+      out.push_back(d);
+    }
+    return out;
+  }
+  std::string name() const override { return "dnn"; }
+
+ private:
+  fs::path model_;
+  cv::Ptr<cv::FaceDetectorYN> net_;
+};
+
+}  // namespace
+
+fs::path default_cascade(const std::string& detector) {
+  if (detector == "lbp") return kOpenCvData / "lbpcascades/lbpcascade_frontalface_improved.xml";
+  return kOpenCvData / "haarcascades/haarcascade_frontalface_default.xml";
+}
+
+std::unique_ptr<FaceDetector> make_detector(const PreprocessSection& p) {
+  if (p.detector == "dnn") return std::make_unique<DnnDetector>(p.dnn_model);
+  if (p.detector != "haar" && p.detector != "lbp")
+    throw UsageError("preprocess.detector: unknown detector '" + p.detector + "' (haar, lbp, dnn)");
+  return std::make_unique<CascadeDetector>(p.cascade.empty() ? default_cascade(p.detector) : p.cascade, p.detector);
+}
+
+EyeFinder::EyeFinder(const fs::path& cascade)
+    : cascade_(load_cascade(cascade.empty() ? kOpenCvData / "haarcascades/haarcascade_eye.xml" : cascade,
+                            "preprocess.eye_cascade")) {}
+
+std::optional<float> EyeFinder::roll_deg(const cv::Mat& face_gray) {
+  if (face_gray.empty()) return std::nullopt;
+  // Eyes lie in the upper 60% of a face box and are about a fifth of its width.
+  cv::Mat upper = face_gray(cv::Rect(0, 0, face_gray.cols, face_gray.rows * 6 / 10)).clone();
+  cv::equalizeHist(upper, upper);
+  std::vector<cv::Rect> eyes;
+  int lo = std::max(8, face_gray.cols / 7), hi = std::max(lo + 1, face_gray.cols / 3);
+  cascade_->detectMultiScale(upper, eyes, 1.1, 3, 0, cv::Size(lo, lo), cv::Size(hi, hi));
+  std::vector<cv::Point2f> left, right;
+  float mid = face_gray.cols / 2.f;
+  for (const auto& e : eyes) {
+    cv::Point2f c(e.x + e.width / 2.f, e.y + e.height / 2.f);
+    (c.x < mid ? left : right).push_back(c);
+  }
+  if (left.size() != 1 || right.size() != 1) return std::nullopt;
+  float deg = std::atan2(right[0].y - left[0].y, right[0].x - left[0].x) * 180.f / float(CV_PI);
+  if (std::abs(deg) > 30) return std::nullopt;  // not a plausible pair of eyes
+  return deg;
+}
+
+}  // namespace psmflow::video

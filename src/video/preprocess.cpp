@@ -1,0 +1,192 @@
+#include "psmflow/video/preprocess.hpp"
+
+#include <opencv2/core/utility.hpp>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "psmflow/error.hpp"
+#include "psmflow/hash.hpp"
+#include "psmflow/log.hpp"
+#include "psmflow/video/align.hpp"
+#include "psmflow/video/contact_sheet.hpp"
+#include "psmflow/video/decode.hpp"
+#include "psmflow/video/labels.hpp"
+#include "psmflow/video/track.hpp"
+#include "video/queue.hpp"
+
+namespace psmflow {
+namespace {
+
+using video::BoundedQueue;
+
+// Records the first failure of any pipeline thread and stops the others.
+class FirstError {
+ public:
+  explicit FirstError(std::function<void()> stop_all) : stop_all_(std::move(stop_all)) {}
+  template <typename F>
+  void guard(F&& body) {
+    try {
+      body();
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      stop_all_();
+    }
+  }
+  void rethrow() {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::function<void()> stop_all_;
+  std::mutex mu_;
+  std::exception_ptr error_;
+};
+
+// Frame buffers go back from the writer to the decoder instead of a fresh megabyte-sized
+// allocation per frame.
+class BufferPool {
+ public:
+  cv::Mat take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) return {};
+    cv::Mat m = std::move(free_.back());
+    free_.pop_back();
+    return m;
+  }
+  void give(cv::Mat&& m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < kMax && m.u && m.u->refcount == 1) free_.push_back(std::move(m));
+  }
+
+ private:
+  static constexpr std::size_t kMax = 64;
+  std::mutex mu_;
+  std::vector<cv::Mat> free_;
+};
+
+// Frames the range and stride will keep, for progress lines (0 = unknown).
+std::int64_t kept_estimate(const video::FrameSource& src, const PreprocessSection& p) {
+  std::int64_t n = src.expected_frames();
+  if (n <= 0) return 0;
+  if (p.frame_end >= 0) n = std::min<std::int64_t>(n, p.frame_end);
+  n = std::max<std::int64_t>(0, n - p.frame_start);
+  return (n + p.frame_stride - 1) / p.frame_stride;
+}
+
+FramesMeta frames_meta(const Config& cfg, const SubjectSpec& s, const std::vector<SourceFile>& sources, double fps) {
+  FramesMeta m;
+  m.subject = s.id;
+  m.sources = sources;
+  m.fps = fps;
+  m.crop_size = cfg.preprocess.crop_size;
+  m.psmflow_version = PSMFLOW_VERSION;
+  m.config_hash = cfg.stage_hash("preprocess");
+  return m;
+}
+
+}  // namespace
+
+std::vector<SourceFile> subject_sources(const SubjectSpec& s, const std::string& label_format) {
+  std::vector<SourceFile> out;
+  std::error_code ec;
+  if (!fs::exists(s.input, ec)) throw StageError(s.input.string() + ": no such file or folder");
+  out.push_back({fs::absolute(s.input).string(), sha256_path(s.input)});
+  for (const auto& f : video::label_files(s.labels, label_format))
+    out.push_back({fs::absolute(f).string(), sha256_file(f)});
+  return out;
+}
+
+std::string input_hash(const std::vector<SourceFile>& sources) {
+  Sha256 h;
+  for (const auto& s : sources) h.update(s.path).update(std::string(1, '\0')).update(s.sha256).update("\n");
+  return h.hex();
+}
+
+PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, const std::vector<SourceFile>& sources,
+                                   const std::string& frames_out, std::string& contact_sheet_png,
+                                   std::string& partial_error) {
+  const PreprocessSection& p = cfg.preprocess;
+  auto t0 = std::chrono::steady_clock::now();
+  // Labels first: a broken label file fails the subject before any decoding work.
+  video::LabelTable labels;
+  if (!s.labels.empty()) labels = video::read_labels(s.labels, cfg.data.label_format, cfg.data.label_frame_base, cfg.data.aus);
+
+  auto source = video::open_source(s.input, {p.frame_start, p.frame_end, p.frame_stride}, cfg.data.label_frame_base);
+  auto detector = video::make_detector(p);
+  std::unique_ptr<video::EyeFinder> eyes;
+  if (p.align_eyes) eyes = std::make_unique<video::EyeFinder>(p.eye_cascade);
+  video::FaceTracker tracker(*detector, eyes.get(), {p.detect_every, p.detect_width, p.align_eyes});
+  FramesWriter writer(frames_out, frames_meta(cfg, s, sources, source->fps()));
+  auto t_setup = std::chrono::steady_clock::now();
+
+  // Three threads: decode; detect and track; crop and write (cropping sits with the writer so
+  // that the detector thread, the busiest, does nothing else).
+  BoundedQueue<video::Frame> decoded(std::max(8, 2 * p.detect_every));
+  BoundedQueue<video::TrackedFrame> tracked(std::max(8, 2 * p.detect_every));
+  FirstError failure([&] { decoded.abort(); tracked.abort(); });
+  BufferPool buffers;
+  std::thread decode_thread([&] {
+    failure.guard([&] {
+      video::Frame f;
+      f.bgr = buffers.take();
+      while (source->next(f) && decoded.push(std::move(f))) f.bgr = buffers.take();
+      decoded.close();
+    });
+  });
+  std::thread track_thread([&] {
+    failure.guard([&] {
+      video::Frame f;
+      auto send = [&](std::vector<video::TrackedFrame>&& done) {
+        for (auto& t : done) tracked.push(std::move(t));
+      };
+      while (decoded.pop(f)) send(tracker.push(std::move(f)));
+      send(tracker.finish());
+      tracked.close();
+    });
+  });
+  PreprocessStats st;
+  std::vector<std::int64_t> frame_index;
+  failure.guard([&] {
+    video::TrackedFrame t;
+    cv::Mat rgb;
+    Progress progress(s.id + " preprocess", static_cast<std::size_t>(kept_estimate(*source, p)));
+    while (tracked.pop(t)) {
+      progress.add();
+      video::crop_face(t.frame.bgr, t.box, t.roll_deg, p.margin, p.crop_size, rgb);
+      writer.append(rgb.data, t.frame.index, t.frame.time_s, {t.box.x, t.box.y, t.box.width, t.box.height}, t.detected);
+      frame_index.push_back(t.frame.index);
+      st.detected += t.detected;
+      buffers.give(std::move(t.frame.bgr));
+    }
+  });
+  decode_thread.join();
+  track_thread.join();
+  failure.rethrow();
+
+  auto t_pipeline = std::chrono::steady_clock::now();
+  st.frames = static_cast<std::int64_t>(frame_index.size());
+  st.detector_calls = tracker.detector_calls();
+  partial_error = source->error();
+  if (st.frames == 0)
+    throw StageError(partial_error.empty() ? s.input.string() + ": no frames in the selected range" : partial_error);
+  if (!s.labels.empty())
+    writer.set_labels(video::align_labels(labels, cfg.data.aus, frame_index, source->expected_frames(), st.warnings));
+  writer.close();
+  contact_sheet_png = video::contact_sheet_png(frames_out, s.id, p.contact_sheet_tiles);
+  auto t_end = std::chrono::steady_clock::now();
+  st.seconds = std::chrono::duration<double>(t_end - t0).count();
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  spdlog::debug("{} preprocess: setup {:.3f} s, pipeline {:.3f} s ({:.0f} frames/s, {} detector calls), finish {:.3f} s",
+                s.id, secs(t0, t_setup), secs(t_setup, t_pipeline), st.frames / secs(t_setup, t_pipeline),
+                st.detector_calls, secs(t_pipeline, t_end));
+  return st;
+}
+
+}  // namespace psmflow

@@ -1,0 +1,93 @@
+// The preprocess stage over many subjects: each through run_stage(), several at a time.
+#include <opencv2/core/utility.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "psmflow/error.hpp"
+#include "psmflow/fs.hpp"
+#include "psmflow/log.hpp"
+#include "psmflow/video/preprocess.hpp"
+
+namespace psmflow {
+namespace {
+
+// Each subject keeps about two cores busy (decode, and detect+crop+write).
+int concurrent_subjects(const Config& cfg, std::size_t subjects) {
+  int threads = cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::thread::hardware_concurrency());
+  return static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(subjects, std::max(1, threads / 2))));
+}
+
+StageResult work(const Config& cfg, const RunDir& run, const SubjectSpec& s, const std::vector<SourceFile>& sources) {
+  fs::create_directories(run.subject_dir(s.id));
+  AtomicPath frames(run.frames(s.id));
+  std::string png, partial;
+  PreprocessStats st = preprocess_subject(cfg, s, sources, frames.temp().string(), png, partial);
+  write_file_atomic(run.contact_sheet(s.id), png);
+  if (st.detected == 0)
+    throw StageError(s.input.string() + ": no face found in any of its " + std::to_string(st.frames) +
+                     " frames (see " + run.contact_sheet(s.id).string() + ")");
+  frames.commit();
+  for (const auto& w : st.warnings) spdlog::warn("{} preprocess: {}", s.id, w);
+  if (!partial.empty())
+    throw StageError(partial + "; the " + std::to_string(st.frames) + " decoded frames are kept in " +
+                     run.frames(s.id).string());
+  double rate = 100.0 * st.detected / st.frames;
+  spdlog::info("{} preprocess: {} frames, face found in {:.1f}%, {:.0f} frames/s", s.id, st.frames, rate,
+               st.frames / std::max(st.seconds, 1e-9));
+  StageResult r;
+  r.outputs = {run.frames(s.id), run.contact_sheet(s.id)};
+  r.details = {{"frames", std::to_string(st.frames)},
+               {"detected", std::to_string(st.detected)},
+               {"detection_rate", fmt::format("{:.4f}", rate / 100)},
+               {"warnings", std::to_string(st.warnings.size())}};
+  return r;
+}
+
+StageOutcome run_one(const Config& cfg, Manifest& m, const SubjectSpec& s, bool force) {
+  std::vector<SourceFile> sources;
+  std::string hash, unreadable;
+  try {
+    sources = subject_sources(s, cfg.data.label_format);
+    hash = input_hash(sources);
+  } catch (const std::exception& e) {
+    // Still recorded through run_stage, so the manifest names the unreadable file.
+    unreadable = e.what();
+    hash = "unreadable";
+  }
+  return run_stage(m, s.id, stage::preprocess, hash, cfg.stage_hash("preprocess"), [&] {
+    if (!unreadable.empty()) throw StageError(unreadable);
+    return work(cfg, m.run(), s, sources);
+  }, force || !unreadable.empty());
+}
+
+}  // namespace
+
+int run_preprocess(const Config& cfg, Manifest& m, const std::vector<SubjectSpec>& subjects, bool force) {
+  // Pipelines bring their own threads; OpenCV's pool on top would oversubscribe the cores.
+  cv::setNumThreads(1);
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> failed{0};
+  std::exception_ptr usage;
+  std::mutex usage_mu;
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < subjects.size();) {
+      try {
+        if (run_one(cfg, m, subjects[i], force) == StageOutcome::failed) ++failed;
+      } catch (const UsageError&) {
+        std::lock_guard<std::mutex> lock(usage_mu);
+        if (!usage) usage = std::current_exception();
+        next = subjects.size();
+      }
+    }
+  };
+  int jobs = concurrent_subjects(cfg, subjects.size());
+  std::vector<std::thread> pool;
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (usage) std::rethrow_exception(usage);
+  return failed;
+}
+
+}  // namespace psmflow

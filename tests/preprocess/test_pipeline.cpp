@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include <cmath>
+
+#include "pipeline_support.hpp"
+#include "psmflow/store/frames.hpp"
+
+using namespace psmflow;
+using namespace psmflow::test;
+
+TEST(PreprocessCli, OneSubjectWithoutConfigThenSkippedOnRerun) {
+  ScratchDir dir;
+  TestSubject s = make_subject(dir / "data", "S1", 120);
+  fs::path run = dir / "run";
+  auto r = run_psmflow(preprocess_args(s.video, "S1", run, s.labels));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(record(run, "S1").value("status", ""), "done") << r.output;
+
+  FramesReader f(run / "subjects/S1/frames.h5");
+  ASSERT_EQ(f.size(), 120);
+  EXPECT_EQ(f.crop_size(), 64);
+  EXPECT_EQ(f.meta().subject, "S1");
+  EXPECT_DOUBLE_EQ(f.meta().fps, 25);
+  ASSERT_EQ(f.meta().sources.size(), 3u);  // video + two label files
+  EXPECT_EQ(f.meta().sources[0].path, fs::absolute(s.video).string());
+  EXPECT_EQ(f.meta().sources[0].sha256.size(), 64u);
+  int found = 0;
+  for (int i = 0; i < 120; ++i) {
+    EXPECT_EQ(f.frame_index()[i], i);
+    EXPECT_NEAR(f.time_s()[i], i / 25.0, 1e-9);
+    found += f.detected()[i];
+    auto b = f.bbox()[i];
+    EXPECT_LT(std::hypot(b[0] + b[2] / 2 - s.poses[i].centre.x, b[1] + b[3] / 2 - s.poses[i].centre.y), 5.0)
+        << "frame " << i;
+  }
+  EXPECT_GE(found, 114);  // >= 95%
+  ASSERT_EQ(f.labels().size(), 12u);  // every AU of [data] aus; the ones without files are -1
+  EXPECT_EQ(f.labels().at(1)[7], 1);  // DISFA frame 8 -> 0-based frame 7, value (8-1)%6
+  EXPECT_EQ(f.labels().at(12)[119], 3);
+  EXPECT_EQ(f.labels().at(25)[0], -1);
+  cv::Mat sheet = cv::imread((run / "subjects/S1/contact_sheet.png").string());
+  EXPECT_GT(sheet.cols, 300);
+
+  auto mtime = fs::last_write_time(run / "subjects/S1/frames.h5");
+  auto again = run_psmflow(preprocess_args(s.video, "S1", run, s.labels));
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("already done, skipped"), std::string::npos) << again.output;
+  EXPECT_EQ(fs::last_write_time(run / "subjects/S1/frames.h5"), mtime);
+
+  write_text(s.labels / "S1_au12.txt", "1,4\n");  // a changed label file makes the stage run again
+  auto changed = run_psmflow(preprocess_args(s.video, "S1", run, s.labels));
+  EXPECT_EQ(changed.exit_code, 0) << changed.output;
+  EXPECT_EQ(changed.output.find("already done"), std::string::npos) << changed.output;
+  EXPECT_EQ(FramesReader(run / "subjects/S1/frames.h5").labels().at(12)[1], -1);
+}
+
+TEST(PreprocessCli, FrameFolderInputUsesNumbersInNames) {
+  ScratchDir dir;
+  fs::create_directories(dir / "S2" / "face_only_aligned");
+  std::vector<FacePose> poses;
+  for (int i = 0; i < 30; ++i) {
+    poses.push_back(default_path(i, {320, 240}));
+    cv::imwrite((dir / "S2" / "face_only_aligned" / ("frame" + std::to_string(i + 1) + ".jpg")).string(),
+                draw_face_frame({320, 240}, poses.back(), i));
+  }
+  auto r = run_psmflow(preprocess_args(dir / "S2" / "face_only_aligned", "S2", dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  FramesReader f(dir / "run/subjects/S2/frames.h5");
+  ASSERT_EQ(f.size(), 30);
+  EXPECT_EQ(f.frame_index()[10], 10);  // frame11.jpg, numbered from 1 like DISFA
+  EXPECT_TRUE(std::isnan(f.time_s()[0]));  // folders carry no timing
+  EXPECT_EQ(f.meta().fps, 0);
+}
+
+TEST(PreprocessCli, ConfigWithSeveralSubjectsGoesOnPastABadOne) {
+  ScratchDir dir;
+  TestSubject a = make_subject(dir / "data", "A", 40);
+  TestSubject b = make_subject(dir / "data", "B", 40);
+  write_text(dir / "data" / "C.avi", "");
+  write_text(dir / "cfg.toml",
+             "[run]\nrun_dir = \"run\"\nthreads = 4\n"
+             "[preprocess]\ncrop_size = 32\n"
+             "[[data.subject]]\nid = \"A\"\ninput = \"data/A.avi\"\nlabels = \"data/labels/A\"\n"
+             "[[data.subject]]\nid = \"C\"\ninput = \"data/C.avi\"\n"
+             "[[data.subject]]\nid = \"B\"\ninput = \"data/B.avi\"\n");
+  auto r = run_psmflow("preprocess --config " + shell_quote((dir / "cfg.toml").string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  fs::path run = dir / "run";
+  EXPECT_EQ(record(run, "A").value("status", ""), "done");
+  EXPECT_EQ(record(run, "B").value("status", ""), "done");
+  EXPECT_EQ(record(run, "C").value("status", ""), "failed");
+  EXPECT_EQ(record(run, "C").value("error", ""), (dir / "data" / "C.avi").string() + ": empty file (0 bytes)");
+  EXPECT_EQ(FramesReader(run / "subjects/B/frames.h5").crop_size(), 32);
+  EXPECT_EQ(record(run, "A")["details"].value("frames", ""), "40");
+
+  auto one = run_psmflow("preprocess --config " + shell_quote((dir / "cfg.toml").string()) + " --subject A");
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("already done, skipped"), std::string::npos) << one.output;
+  auto unknown = run_psmflow("preprocess --config " + shell_quote((dir / "cfg.toml").string()) + " --subject Z");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+}
