@@ -43,8 +43,9 @@ std::vector<torch::Tensor> FaceCycleImpl::trainable_parameters() {
 
 LossTerms FaceCycleImpl::loss(const torch::Tensor& x0, const torch::Tensor& x1, double neutral_weight) {
   if (!has_perceptual() && !warned_no_perceptual_) {
-    spdlog::warn("model: no VGG19 weights given ([model] vgg_weights): the generator stem trains and the "
-                 "perceptual loss term is off (perc = 0)");
+    spdlog::warn(
+        "model: no VGG19 weights given ([model] vgg_weights): the generator stem trains and the "
+        "perceptual loss term is off (perc = 0)");
     warned_no_perceptual_ = true;
   }
   auto x = nhwc(torch::cat({x0, x1}));
@@ -167,8 +168,10 @@ void FaceCycleImpl::load_vgg_weights(const std::filesystem::path& file) {
     generator_->set_stem_frozen(true);
     spdlog::info("model: VGG19 weights from {}: perceptual term on, generator stem loaded and frozen", file.string());
   } else {
-    spdlog::info("model: VGG19 weights from {}: perceptual term on; preset '{}' keeps its own trainable stem "
-                 "(narrower than VGG19)", file.string(), preset_.name);
+    spdlog::info(
+        "model: VGG19 weights from {}: perceptual term on; preset '{}' keeps its own trainable stem "
+        "(narrower than VGG19)",
+        file.string(), preset_.name);
   }
 }
 
