@@ -43,8 +43,9 @@ std::vector<torch::Tensor> FaceCycleImpl::trainable_parameters() {
 
 LossTerms FaceCycleImpl::loss(const torch::Tensor& x0, const torch::Tensor& x1, double neutral_weight) {
   if (!has_perceptual() && !warned_no_perceptual_) {
-    spdlog::warn("model: no VGG19 weights given ([model] vgg_weights): the generator stem trains and the "
-                 "perceptual loss term is off (perc = 0)");
+    spdlog::warn(
+        "model: no VGG19 weights given ([model] vgg_weights): the generator stem trains and the "
+        "perceptual loss term is off (perc = 0)");
     warned_no_perceptual_ = true;
   }
   auto x = nhwc(torch::cat({x0, x1}));
@@ -56,12 +57,22 @@ LossTerms FaceCycleImpl::loss(const torch::Tensor& x0, const torch::Tensor& x1, 
   auto dfwd = warp(x, flows.flow);
   auto dbwd = warp(swap_halves(dfwd), flows.back);
   auto sbwd = warp(swapped, flows.back);
-  auto recon = generator_->forward(swapped, flows.back);
+  // With the stem equal to the VGG trunk (paper + weights), stem(neu) serves twice: swapped it is
+  // the stem of G(swap, ·) (the stem works per image), and it is relu2_1/relu3_1 of neu.
+  const bool shared_stem = has_perceptual() && stem_equals_vgg();
+  StemFeatures stem_neu;
+  torch::Tensor recon;
+  if (shared_stem) {
+    stem_neu = generator_->stem(neu);
+    recon = generator_->decode({swap_halves(stem_neu.feat2), swap_halves(stem_neu.feat)}, flows.back);
+  } else {
+    recon = generator_->forward(swapped, flows.back);
+  }
   auto rec = generator_->decode(stem_x, std::nullopt);
 
   LossTerms t;
   t.pixel = l1(recon, x) + l1(rec, x) + l1(sbwd, x) + 1.5 * l1(dbwd, x);
-  t.perc = has_perceptual() ? perceptual(x, stem_x, torch::cat({neu, sbwd, dbwd, recon}))
+  t.perc = has_perceptual() ? perceptual(x, stem_x, neu, stem_neu, torch::cat({sbwd, dbwd, recon}))
                             : torch::zeros({}, x.options());
   t.ssim = (1 - ssim(x, recon)) + (1 - ssim(x, rec)) + 1.5 * (1 - ssim(x, dbwd));
   t.sym = neutral_weight * sym(neu) + 0.5 * sym(dfwd);
@@ -71,13 +82,13 @@ LossTerms FaceCycleImpl::loss(const torch::Tensor& x0, const torch::Tensor& x1, 
 
 // Perceptual targets are the features of X once (the original computes them on four copies).
 // When the frozen stem holds the VGG weights, relu2_1/relu3_1 of X are the stem's own features.
-torch::Tensor FaceCycleImpl::perceptual(const torch::Tensor& x, const StemFeatures& stem_x,
-                                        const torch::Tensor& outputs) {
+torch::Tensor FaceCycleImpl::perceptual(const torch::Tensor& x, const StemFeatures& stem_x, const torch::Tensor& neu,
+                                        const StemFeatures& stem_neu, const torch::Tensor& others) {
   std::vector<torch::Tensor> target_grams;
   {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> targets;
-    if (stem_equals_vgg()) {
+    if (stem_neu.feat.defined()) {
       auto f3 = stem_x.feat.detach();
       targets = {stem_x.feat2.detach(), f3, vgg_->from_relu3_1(f3)};
     } else {
@@ -85,9 +96,19 @@ torch::Tensor FaceCycleImpl::perceptual(const torch::Tensor& x, const StemFeatur
     }
     for (auto& f : targets) target_grams.push_back(gram(f));
   }
-  auto feats = vgg_(outputs);
+  std::vector<torch::Tensor> neu_feats;
+  if (stem_neu.feat.defined()) {
+    neu_feats = {stem_neu.feat2, stem_neu.feat, vgg_->from_relu3_1(stem_neu.feat)};
+  } else {
+    neu_feats = vgg_(neu);
+  }
+  auto other_feats = vgg_(others);
+  // Gram matrices of the four output groups [neu, sbwd, dbwd, recon] against the targets'.
   auto perc = torch::zeros({}, x.options());
-  for (size_t i = 0; i < feats.size(); ++i) perc = perc + gram_mse_repeated(feats[i], target_grams[i]);
+  for (size_t i = 0; i < other_feats.size(); ++i) {
+    auto grams = torch::cat({gram(neu_feats[i]), gram(other_feats[i])});
+    perc = perc + gram_mse_to_target(grams, target_grams[i]);
+  }
   return perc;
 }
 
@@ -147,8 +168,10 @@ void FaceCycleImpl::load_vgg_weights(const std::filesystem::path& file) {
     generator_->set_stem_frozen(true);
     spdlog::info("model: VGG19 weights from {}: perceptual term on, generator stem loaded and frozen", file.string());
   } else {
-    spdlog::info("model: VGG19 weights from {}: perceptual term on; preset '{}' keeps its own trainable stem "
-                 "(narrower than VGG19)", file.string(), preset_.name);
+    spdlog::info(
+        "model: VGG19 weights from {}: perceptual term on; preset '{}' keeps its own trainable stem "
+        "(narrower than VGG19)",
+        file.string(), preset_.name);
   }
 }
 

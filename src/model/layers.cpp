@@ -7,7 +7,9 @@ torch::nn::Conv2d make_conv(int64_t in, int64_t out, int64_t k, int64_t stride, 
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).bias(bias));
 }
 
-torch::nn::LeakyReLU make_lrelu() { return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(kLeakySlope)); }
+torch::nn::LeakyReLU make_lrelu() {
+  return torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(kLeakySlope));
+}
 
 SelfAttentionImpl::SelfAttentionImpl(int64_t c)
     : g_(register_module("g", make_conv(c, c, 1))),
@@ -54,7 +56,8 @@ torch::Tensor Deconv4x2Impl::forward(const torch::Tensor& x) {
   }
   // Interleave in NHWC: [n,h,w,ry,rx,out] → [n,h,ry,w,rx,out] = [n,2h,2w,out]; returned as an
   // NCHW tensor in channels-last memory, the layout the next convolution wants.
-  auto y = torch::stack(phases, 3).view({n, h, w, 2, 2, out}).permute({0, 1, 3, 2, 4, 5}).reshape({n, 2 * h, 2 * w, out});
+  auto y =
+      torch::stack(phases, 3).view({n, h, w, 2, 2, out}).permute({0, 1, 3, 2, 4, 5}).reshape({n, 2 * h, 2 * w, out});
   return y.permute({0, 3, 1, 2}) + bias.view({1, out, 1, 1});
 }
 
@@ -68,8 +71,7 @@ torch::Tensor identity_grid(int64_t n, int64_t h, int64_t w, const torch::Tensor
 torch::Tensor sample(const torch::Tensor& x, const torch::Tensor& flow) {
   auto grid = identity_grid(x.size(0), x.size(2), x.size(3), x.options()) + flow.permute({0, 2, 3, 1});
   return F::grid_sample(
-      x, grid,
-      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(true));
+      x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(true));
 }
 
 torch::Tensor warp(const torch::Tensor& x, const torch::Tensor& flow, bool clamp) {

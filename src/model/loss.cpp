@@ -13,9 +13,12 @@ torch::Tensor gram(const torch::Tensor& features) {
 torch::Tensor gram_mse(const torch::Tensor& a, const torch::Tensor& b) { return (gram(a) - gram(b)).pow(2).mean(); }
 
 torch::Tensor gram_mse_repeated(const torch::Tensor& features, const torch::Tensor& target_gram) {
+  return gram_mse_to_target(gram(features), target_gram);
+}
+
+torch::Tensor gram_mse_to_target(const torch::Tensor& grams, const torch::Tensor& target_gram) {
   const auto n = target_gram.size(0), c = target_gram.size(1);
-  auto g = gram(features).view({-1, n, c, c});
-  return (g - target_gram.unsqueeze(0)).pow(2).mean();
+  return (grams.view({-1, n, c, c}) - target_gram.unsqueeze(0)).pow(2).mean();
 }
 
 namespace {

@@ -34,7 +34,8 @@ void init_normal(nn::Module& root) {
 
 EncoderImpl::EncoderImpl(const Preset& p) {
   const int c64 = p.ch(64), c128 = p.ch(128), c256 = p.ch(256);
-  conv1_ = register_module("conv1", nn::Sequential(make_conv(3, c64, 7, 2), make_lrelu(), make_conv(c64, c64), make_lrelu()));
+  conv1_ = register_module("conv1",
+                           nn::Sequential(make_conv(3, c64, 7, 2), make_lrelu(), make_conv(c64, c64), make_lrelu()));
   layer1_ = register_module("layer1", nn::Sequential(make_conv(c64, c64), make_lrelu(), SelfAttention(c64),
                                                      make_conv(c64, c64), make_lrelu()));
   layer2_1_ = register_module("layer2_1", nn::Sequential(make_conv(c64, c128, 3, 2), make_lrelu(), SelfAttention(c128),
@@ -61,9 +62,9 @@ Embedding EncoderImpl::forward(const torch::Tensor& x) {
 
 FlowDecoderImpl::FlowDecoderImpl(const Preset& p) {
   const int c64 = p.ch(64), c128 = p.ch(128), c256 = p.ch(256);
-  motiongen1_ = register_module("motiongen1", nn::Sequential(make_conv(p.code_dim, 16 * c256, 1), nn::PixelShuffle(4),
-                                                             make_lrelu(), SelfAttention(c256), make_conv(c256, c256),
-                                                             make_lrelu()));
+  motiongen1_ = register_module("motiongen1",
+                                nn::Sequential(make_conv(p.code_dim, 16 * c256, 1), nn::PixelShuffle(4), make_lrelu(),
+                                               SelfAttention(c256), make_conv(c256, c256), make_lrelu()));
   motiongen2_ = register_module("motiongen2", nn::Sequential(up2x(), make_conv(c256, c128), make_lrelu(),
                                                              SelfAttention(c128), make_conv(c128, c128), make_lrelu()));
   resblock1_ = register_module("resblock1", BasicBlock(c128));
@@ -96,10 +97,10 @@ GeneratorImpl::GeneratorImpl(const Preset& p) {
   up_ = register_module("up", nn::Sequential(deconv(c256, c128), relu(), make_conv(c128, c128), relu()));
   up2_ = register_module("up2", nn::Sequential(deconv(2 * c128, c128), relu(), make_conv(c128, c128), relu()));
   torgb_ = register_module("torgb", make_conv(c128, 3));
-  noise_encoding1_ = register_module("noise_encoding1",
-                                     nn::Sequential(make_conv(c128, c128), relu(), make_conv(c128, c128), relu()));
-  noise_encoding0_ = register_module("noise_encoding0",
-                                     nn::Sequential(make_conv(c256, c256), relu(), make_conv(c256, c256), relu()));
+  noise_encoding1_ =
+      register_module("noise_encoding1", nn::Sequential(make_conv(c128, c128), relu(), make_conv(c128, c128), relu()));
+  noise_encoding0_ =
+      register_module("noise_encoding0", nn::Sequential(make_conv(c256, c256), relu(), make_conv(c256, c256), relu()));
 }
 
 StemFeatures GeneratorImpl::stem(const torch::Tensor& x) {
@@ -139,7 +140,8 @@ void GeneratorImpl::set_stem_frozen(bool frozen) {
 
 VggTrunkImpl::VggTrunkImpl() {
   features_ = register_module("features", nn::Sequential());
-  const int64_t convs[][2] = {{3, 64}, {64, 64}, {64, 128}, {128, 128}, {128, 256}, {256, 256}, {256, 256}, {256, 256}, {256, 512}};
+  const int64_t convs[][2] = {{3, 64},    {64, 64},   {64, 128},  {128, 128}, {128, 256},
+                              {256, 256}, {256, 256}, {256, 256}, {256, 512}};
   int next_conv = 0;
   for (int i = 0; i <= 20; ++i) {
     if (i == 4 || i == 9 || i == 18) {

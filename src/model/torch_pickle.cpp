@@ -35,11 +35,11 @@ ValuePtr make(Value::Kind kind) {
 
 c10::ScalarType storage_dtype(const std::string& global) {
   static const std::map<std::string, c10::ScalarType> types = {
-      {"torch.FloatStorage", torch::kFloat},   {"torch.DoubleStorage", torch::kDouble},
-      {"torch.HalfStorage", torch::kHalf},     {"torch.BFloat16Storage", torch::kBFloat16},
-      {"torch.LongStorage", torch::kLong},     {"torch.IntStorage", torch::kInt},
-      {"torch.ShortStorage", torch::kShort},   {"torch.CharStorage", torch::kChar},
-      {"torch.ByteStorage", torch::kByte},     {"torch.BoolStorage", torch::kBool}};
+      {"torch.FloatStorage", torch::kFloat}, {"torch.DoubleStorage", torch::kDouble},
+      {"torch.HalfStorage", torch::kHalf},   {"torch.BFloat16Storage", torch::kBFloat16},
+      {"torch.LongStorage", torch::kLong},   {"torch.IntStorage", torch::kInt},
+      {"torch.ShortStorage", torch::kShort}, {"torch.CharStorage", torch::kChar},
+      {"torch.ByteStorage", torch::kByte},   {"torch.BoolStorage", torch::kBool}};
   auto it = types.find(global);
   if (it == types.end()) throw std::runtime_error("unsupported storage type " + global);
   return it->second;
@@ -141,27 +141,46 @@ std::vector<int64_t> ints_of(const ValuePtr& v, const char* what) {
 
 void Unpickler::step(uint8_t op) {
   switch (op) {
-    case 0x80: byte(); break;              // PROTO
-    case 0x95: le<uint64_t>(); break;      // FRAME
-    case '.': stopped_ = true; break;      // STOP
-    case '(': marks_.push_back(stack_.size()); break;
-    case '}': stack_.push_back(make(Value::kDict)); break;
-    case ']': stack_.push_back(make(Value::kList)); break;
-    case ')': stack_.push_back(make(Value::kTuple)); break;
-    case 'N': stack_.push_back(make(Value::kNone)); break;
-    case 0x88: case 0x89: {                // NEWTRUE, NEWFALSE
+    case 0x80:
+      byte();
+      break;  // PROTO
+    case 0x95:
+      le<uint64_t>();
+      break;  // FRAME
+    case '.':
+      stopped_ = true;
+      break;  // STOP
+    case '(':
+      marks_.push_back(stack_.size());
+      break;
+    case '}':
+      stack_.push_back(make(Value::kDict));
+      break;
+    case ']':
+      stack_.push_back(make(Value::kList));
+      break;
+    case ')':
+      stack_.push_back(make(Value::kTuple));
+      break;
+    case 'N':
+      stack_.push_back(make(Value::kNone));
+      break;
+    case 0x88:
+    case 0x89: {  // NEWTRUE, NEWFALSE
       auto v = make(Value::kBool);
       v->i = op == 0x88;
       stack_.push_back(v);
       break;
     }
-    case 'K': case 'M': case 'J': {        // BININT1, BININT2, BININT
+    case 'K':
+    case 'M':
+    case 'J': {  // BININT1, BININT2, BININT
       auto v = make(Value::kInt);
       v->i = op == 'K' ? byte() : op == 'M' ? le<uint16_t>() : le<int32_t>();
       stack_.push_back(v);
       break;
     }
-    case 0x8a: {                           // LONG1
+    case 0x8a: {  // LONG1
       const size_t n = byte();
       if (n > 8) throw std::runtime_error("integer too large");
       uint64_t u = 0;
@@ -172,7 +191,7 @@ void Unpickler::step(uint8_t op) {
       stack_.push_back(v);
       break;
     }
-    case 'G': {                            // BINFLOAT, big-endian double
+    case 'G': {  // BINFLOAT, big-endian double
       uint64_t u = 0;
       for (int k = 0; k < 8; ++k) u = (u << 8) | byte();
       auto v = make(Value::kFloat);
@@ -180,29 +199,48 @@ void Unpickler::step(uint8_t op) {
       stack_.push_back(v);
       break;
     }
-    case 'X': case 0x8c: case 'B': case 'C': case 'T': case 'U': case 0x8d: {  // strings and bytes
+    case 'X':
+    case 0x8c:
+    case 'B':
+    case 'C':
+    case 'T':
+    case 'U':
+    case 0x8d: {  // strings and bytes
       const size_t n = (op == 0x8c || op == 'C' || op == 'U') ? byte() : op == 0x8d ? le<uint64_t>() : le<uint32_t>();
       auto v = make(Value::kString);
       v->s = bytes(n);
       stack_.push_back(v);
       break;
     }
-    case 'c': {                            // GLOBAL
+    case 'c': {  // GLOBAL
       auto module = line();
       stack_.push_back(global(module, line()));
       break;
     }
-    case 0x93: {                           // STACK_GLOBAL
+    case 0x93: {  // STACK_GLOBAL
       auto name = pop(), module = pop();
       stack_.push_back(global(module->s, name->s));
       break;
     }
-    case 'q': memo_[byte()] = top(); break;             // BINPUT
-    case 'r': memo_[le<uint32_t>()] = top(); break;     // LONG_BINPUT
-    case 0x94: memo_[memo_.size()] = top(); break;      // MEMOIZE
-    case 'h': stack_.push_back(memo_get(byte())); break;            // BINGET
-    case 'j': stack_.push_back(memo_get(le<uint32_t>())); break;    // LONG_BINGET
-    case 't': case 0x85: case 0x86: case 0x87: {        // TUPLE, TUPLE1..3
+    case 'q':
+      memo_[byte()] = top();
+      break;  // BINPUT
+    case 'r':
+      memo_[le<uint32_t>()] = top();
+      break;  // LONG_BINPUT
+    case 0x94:
+      memo_[memo_.size()] = top();
+      break;  // MEMOIZE
+    case 'h':
+      stack_.push_back(memo_get(byte()));
+      break;  // BINGET
+    case 'j':
+      stack_.push_back(memo_get(le<uint32_t>()));
+      break;  // LONG_BINGET
+    case 't':
+    case 0x85:
+    case 0x86:
+    case 0x87: {  // TUPLE, TUPLE1..3
       auto v = make(Value::kTuple);
       if (op == 't') {
         v->items = pop_to_mark();
@@ -214,42 +252,52 @@ void Unpickler::step(uint8_t op) {
       stack_.push_back(v);
       break;
     }
-    case 'a': {                            // APPEND
+    case 'a': {  // APPEND
       auto x = pop();
       top()->items.push_back(x);
       break;
     }
-    case 'e': {                            // APPENDS
+    case 'e': {  // APPENDS
       auto xs = pop_to_mark();
       auto& list = top()->items;
       list.insert(list.end(), xs.begin(), xs.end());
       break;
     }
-    case 's': {                            // SETITEM
+    case 's': {  // SETITEM
       auto v = pop(), k = pop();
       set_items(top(), {k, v});
       break;
     }
-    case 'u': {                            // SETITEMS
+    case 'u': {  // SETITEMS
       auto kv = pop_to_mark();
       set_items(top(), kv);
       break;
     }
-    case 'R': {                            // REDUCE
+    case 'R': {  // REDUCE
       auto args = pop(), callable = pop();
       stack_.push_back(reduce(callable, args));
       break;
     }
-    case 0x81: {                           // NEWOBJ: cls.__new__(cls, *args)
+    case 0x81: {  // NEWOBJ: cls.__new__(cls, *args)
       auto args = pop(), cls = pop();
       stack_.push_back(reduce(cls, args));
       break;
     }
-    case 'b': pop(); break;                // BUILD: object state (an OrderedDict's _metadata) is not needed
-    case 'Q': stack_.push_back(persistent_load(pop())); break;  // BINPERSID
-    case '0': pop(); break;                // POP
-    case '1': pop_to_mark(); break;        // POP_MARK
-    case '2': stack_.push_back(top()); break;  // DUP
+    case 'b':
+      pop();
+      break;  // BUILD: object state (an OrderedDict's _metadata) is not needed
+    case 'Q':
+      stack_.push_back(persistent_load(pop()));
+      break;  // BINPERSID
+    case '0':
+      pop();
+      break;  // POP
+    case '1':
+      pop_to_mark();
+      break;  // POP_MARK
+    case '2':
+      stack_.push_back(top());
+      break;  // DUP
     default: {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02x", op);
@@ -272,7 +320,8 @@ ValuePtr Unpickler::reduce(const ValuePtr& callable, const ValuePtr& args) {
     auto d = make(Value::kDict);
     if (!a.empty() && a[0]->kind == Value::kList) {
       for (auto& pair : a[0]->items) {
-        if (pair->kind == Value::kTuple && pair->items.size() == 2) d->entries.emplace_back(pair->items[0], pair->items[1]);
+        if (pair->kind == Value::kTuple && pair->items.size() == 2)
+          d->entries.emplace_back(pair->items[0], pair->items[1]);
       }
     }
     return d;
@@ -355,7 +404,8 @@ NamedTensors read_torch_tensors(const std::filesystem::path& file) {
     try {
       zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(file.string());
     } catch (const c10::Error&) {
-      throw std::runtime_error("not a torch.save zip file (files from PyTorch < 1.6 need re-saving with a newer torch)");
+      throw std::runtime_error(
+          "not a torch.save zip file (files from PyTorch < 1.6 need re-saving with a newer torch)");
     }
     if (!zip->hasRecord("data.pkl")) throw std::runtime_error("zip has no data.pkl record: not a torch.save file");
     auto [ptr, size] = zip->getRecord("data.pkl");

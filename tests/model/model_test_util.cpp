@@ -25,7 +25,8 @@ std::string python_with_torch() {
   return {};
 }
 
-void save_tensor_dict(const std::filesystem::path& file, const std::vector<std::pair<std::string, torch::Tensor>>& items) {
+void save_tensor_dict(const std::filesystem::path& file,
+                      const std::vector<std::pair<std::string, torch::Tensor>>& items) {
   c10::Dict<std::string, at::Tensor> dict;
   for (auto& [k, t] : items) dict.insert(k, t);
   auto bytes = torch::pickle_save(c10::IValue(dict));
@@ -34,7 +35,8 @@ void save_tensor_dict(const std::filesystem::path& file, const std::vector<std::
 
 std::vector<std::pair<std::string, torch::Tensor>> random_vgg_weights() {
   const int idx[] = {0, 2, 5, 7, 10, 12, 14, 16, 19};
-  const int64_t io[][2] = {{3, 64}, {64, 64}, {64, 128}, {128, 128}, {128, 256}, {256, 256}, {256, 256}, {256, 256}, {256, 512}};
+  const int64_t io[][2] = {{3, 64},    {64, 64},   {64, 128},  {128, 128}, {128, 256},
+                           {256, 256}, {256, 256}, {256, 256}, {256, 512}};
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (int i = 0; i < 9; ++i) {
     const std::string k = "features." + std::to_string(idx[i]);

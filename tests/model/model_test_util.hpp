@@ -20,7 +20,8 @@ std::string python_with_torch();
 
 namespace psmflow::test {
 // Writes a dict of tensors with LibTorch's torch::pickle_save (a torch.save-compatible zip).
-void save_tensor_dict(const std::filesystem::path& file, const std::vector<std::pair<std::string, torch::Tensor>>& items);
+void save_tensor_dict(const std::filesystem::path& file,
+                      const std::vector<std::pair<std::string, torch::Tensor>>& items);
 // Random VGG19 weights for features.{0,2,...,19} (He-normal, so activations keep their scale).
 std::vector<std::pair<std::string, torch::Tensor>> random_vgg_weights();
 }  // namespace psmflow::test

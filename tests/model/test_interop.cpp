@@ -19,8 +19,9 @@ bool run_oracle(const std::string& mode, const test::ScratchDir& dir) {
   const auto py = test::python_with_torch();
   if (py.empty()) return false;
   const auto script = std::filesystem::path(PSMFLOW_SOURCE_DIR) / "tests" / "model" / "torch_oracle.py";
-  auto r = test::run_shell(py + " " + test::shell_quote(script.string()) + " " + mode + " " +
-                           test::shell_quote(dir.path().string()) + " " + test::shell_quote(test::shared_dir().string()));
+  auto r =
+      test::run_shell(py + " " + test::shell_quote(script.string()) + " " + mode + " " +
+                      test::shell_quote(dir.path().string()) + " " + test::shell_quote(test::shared_dir().string()));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return r.exit_code == 0;
 }
@@ -83,8 +84,8 @@ TEST(Interop, ReadsViewsDtypesParametersAndNesting) {
   auto named = read_torch_tensors(dir / "views.pt");
   std::vector<std::string> names;
   for (auto& [k, t] : named) names.push_back(k);
-  EXPECT_EQ(names, (std::vector<std::string>{"slice", "transposed", "strided", "double", "param", "scalar",
-                                             "nested.inner"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"slice", "transposed", "strided", "double", "param", "scalar", "nested.inner"}));
   auto m = as_map(named);
   auto base = torch::arange(24, torch::kFloat);
   EXPECT_TRUE(torch::equal(m["slice"], base.slice(0, 5, 9)));

@@ -77,10 +77,10 @@ TEST(Presets, LossTermsAreFiniteScalarsAndAddUp) {
   }
   EXPECT_EQ(t.perc.item<double>(), 0.0);  // no VGG weights
   EXPECT_GT(t.pixel.item<double>(), 0.0);
-  EXPECT_NEAR(t.total.item<double>(),
-              0.01 * t.perc.item<double>() + t.pixel.item<double>() + 1.5 * t.sym.item<double>() +
-                  5 * t.ssim.item<double>(),
-              1e-4);
+  EXPECT_NEAR(
+      t.total.item<double>(),
+      0.01 * t.perc.item<double>() + t.pixel.item<double>() + 1.5 * t.sym.item<double>() + 5 * t.ssim.item<double>(),
+      1e-4);
 }
 
 TEST(Presets, EncoderInitFollowsMethod) {

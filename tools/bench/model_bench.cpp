@@ -1,9 +1,9 @@
 // One FaceCycle training step (loss, backward, Adam) timed per preset, and where the time goes:
 // the same sub-networks timed alone at the step's batch sizes.
 // Usage: model_bench PRESET [pairs=16] [threads=2] [steps=3] [vgg=none|random] [breakdown=1|0]
-#include <torch/torch.h>
-
 #include <sys/resource.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,8 +12,6 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
-
-#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "psmflow/model/facecycle.hpp"
 
@@ -41,7 +39,8 @@ double ms_per_call(int n, const std::function<void()>& f) {
 
 void write_random_vgg(const std::string& file) {
   const int idx[] = {0, 2, 5, 7, 10, 12, 14, 16, 19};
-  const int64_t io[][2] = {{3, 64}, {64, 64}, {64, 128}, {128, 128}, {128, 256}, {256, 256}, {256, 256}, {256, 256}, {256, 512}};
+  const int64_t io[][2] = {{3, 64},    {64, 64},   {64, 128},  {128, 128}, {128, 256},
+                           {256, 256}, {256, 256}, {256, 256}, {256, 512}};
   c10::Dict<std::string, at::Tensor> d;
   for (int i = 0; i < 9; ++i) {
     const std::string k = "features." + std::to_string(idx[i]);
@@ -89,9 +88,10 @@ int main(int argc, char** argv) {
     opt.step();
   }
   const double step_cpu = last_cpu_ms;
-  std::printf("psmflow step: preset %s, batch %d pairs, %d threads, perceptual %s: %.0f ms/step, %.2f img/s, "
-              "CPU %.0f ms/step\n",
-              preset.c_str(), pairs, threads, net->has_perceptual() ? "on" : "off", step, n / (step / 1000), step_cpu);
+  std::printf(
+      "psmflow step: preset %s, batch %d pairs, %d threads, perceptual %s: %.0f ms/step, %.2f img/s, "
+      "CPU %.0f ms/step\n",
+      preset.c_str(), pairs, threads, net->has_perceptual() ? "on" : "off", step, n / (step / 1000), step_cpu);
   if (!breakdown) return 0;
   const double fwd = ms_per_call(steps, [&] { net->loss(x0, x1, 1.0); });
   std::printf("  loss forward alone %.0f ms (CPU %.0f ms)\n", fwd, last_cpu_ms);
@@ -116,8 +116,10 @@ int main(int argc, char** argv) {
                                     flow);
   });
   cpu.push_back(last_cpu_ms);
-  std::printf("  fwd+bwd alone, wall (CPU): encoder+flow %.0f (%.0f) ms; generator stem %.0f (%.0f) ms, twice a step; "
-              "generator decoder %.0f (%.0f) ms, three times a step\n", enc, cpu[0], gen_stem, cpu[1], gen_dec, cpu[2]);
+  std::printf(
+      "  fwd+bwd alone, wall (CPU): encoder+flow %.0f (%.0f) ms; generator stem %.0f (%.0f) ms, twice a step; "
+      "generator decoder %.0f (%.0f) ms, three times a step\n",
+      enc, cpu[0], gen_stem, cpu[1], gen_dec, cpu[2]);
   if (net->has_perceptual()) {
     auto outs = torch::randn({4 * n, 3, 64, 64}).requires_grad_(true);
     auto& trunk = *net->named_children()["vgg"]->as<VggTrunkImpl>();

@@ -49,7 +49,10 @@ class FaceCycleImpl : public torch::nn::Module {
   void set_noise_enabled(bool on) { generator_->set_noise_enabled(on); }
 
  private:
-  torch::Tensor perceptual(const torch::Tensor& x, const StemFeatures& stem_x, const torch::Tensor& outputs);
+  // outputs = cat[neu, sbwd, dbwd, recon]; stem_neu: the stem's features of neu when they equal
+  // the trunk's relu2_1/relu3_1 (else undefined tensors).
+  torch::Tensor perceptual(const torch::Tensor& x, const StemFeatures& stem_x, const torch::Tensor& neu,
+                           const StemFeatures& stem_neu, const torch::Tensor& others);
   bool stem_equals_vgg();
   Preset preset_;
   Encoder encoder_{nullptr};

@@ -16,6 +16,8 @@ torch::Tensor gram_mse(const torch::Tensor& a, const torch::Tensor& b);
 // matrices of the target [n,c,c]; equals MSE(Gram(features), Gram(cat[target]×k)) without
 // computing the target k times.
 torch::Tensor gram_mse_repeated(const torch::Tensor& features, const torch::Tensor& target_gram);
+// The same from Gram matrices [k·n,c,c] of the k groups.
+torch::Tensor gram_mse_to_target(const torch::Tensor& grams, const torch::Tensor& target_gram);
 // SSIM(x, y): 11×11 Gaussian window σ=1.5, per channel, zero padding 5, C1=0.01², C2=0.03²,
 // mean over everything.
 torch::Tensor ssim(const torch::Tensor& x, const torch::Tensor& y);

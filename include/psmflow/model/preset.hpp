@@ -15,8 +15,8 @@ struct Preset {
   int width_div = 1;         // channel divisor (paper 1)
   int generator_blocks = 8;  // BasicBlocks in the generator decoder
   int code_dim = 256;
-  int mlp_hidden = 512;      // hidden width of the encoder's MLP
-  int feature_dim() const;   // pre-MLP feature length (2048 for paper)
+  int mlp_hidden = 512;     // hidden width of the encoder's MLP
+  int feature_dim() const;  // pre-MLP feature length (2048 for paper)
   int ch(int paper_channels) const { return paper_channels / width_div; }
 };
 Preset preset_by_name(const std::string& name);  // throws UsageError on unknown
