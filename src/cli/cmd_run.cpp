@@ -1,12 +1,15 @@
 #include <spdlog/sinks/sink.h>
 
 #include <cstdlib>
+#include <iostream>
+#include <sstream>
 #include <exception>
 
 #include "cli/command.hpp"
 #include "psmflow/dist/mpi.hpp"
 #include "psmflow/dist/run.hpp"
 #include "psmflow/error.hpp"
+#include "psmflow/eval/jobs.hpp"
 #include "psmflow/log.hpp"
 
 namespace psmflow::cli {
@@ -18,7 +21,27 @@ struct RunArgs {
   std::string stage = "all";
   int retries = 1;
   std::string run_dir;
+  bool dry_run = false;
 };
+
+// A job file (jobs/) expands into training, embedding and evaluation steps run one after another
+// on this machine, each a psmflow child process; a failed step skips only what depends on it.
+int run_job(const RunArgs& a) {
+  eval::JobSpec spec = eval::load_job(a.config);
+  Config cfg = load_config(spec.config);
+  if (!a.run_dir.empty()) cfg.run.run_dir = fs::absolute(a.run_dir);
+  std::vector<eval::JobStep> steps = eval::expand_job(spec, cfg);
+  if (!a.dry_run) {
+    RunDir::create(cfg);
+    add_log_file(RunDir(cfg.run.run_dir).logs_dir(), "run-job");
+  }
+  spdlog::info("job {} ({}): {} steps on {}", spec.file.string(), spec.kind, steps.size(), cfg.run.run_dir.string());
+  std::ostringstream log;
+  eval::JobRunResult r = eval::run_job_steps(steps, fs::read_symlink("/proc/self/exe"), a.dry_run, log);
+  std::cout << log.str();
+  if (!r.failed.empty()) spdlog::error("job: {} step(s) failed, {} skipped", r.failed.size(), r.skipped.size());
+  return r.exit_code;
+}
 
 // Rank 0 creates the run directory (freezing the config); the others wait and then open it.
 void create_run_dir(const Config& cfg, int rank) {
@@ -34,6 +57,7 @@ void create_run_dir(const Config& cfg, int rank) {
 }
 
 int run_command(const RunArgs& a) {
+  if (eval::is_job_file(a.config)) return run_job(a);
   dist::MpiSession mpi;
   dist::RankInfo info = dist::rank_info(MPI_COMM_WORLD);
   Config cfg = load_config(a.config);
@@ -68,7 +92,7 @@ Command add_run(CLI::App& root) {
       "run",
       "Run the whole pipeline in one allocation. Under `mpirun -n K`, rank 0 is the master that hands subjects to "
       "workers (every rank runs stage commands as child processes); the GM trains on all ranks together.");
-  sub->add_option("config", args->config, "Config file (TOML)")->required();
+  sub->add_option("config", args->config, "Config file (TOML), or a job file from jobs/ (an experiment expanded into steps)")->required();
   sub->add_option("--shard", args->shard, "Only subjects i, i+N, ... of the id-sorted list (i/N, 0 <= i < N)");
   sub->add_option("--stage", args->stage,
                   "What to run: subject (preprocess, PSM, embed), gm, collect (GM "
@@ -79,6 +103,7 @@ Command add_run(CLI::App& root) {
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
   sub->add_option("--run-dir", args->run_dir, "Run directory (overrides [run] run_dir)");
+  sub->add_flag("--dry-run", args->dry_run, "For a job file (jobs/): print the steps without running them");
   return {sub, [args] { return run_command(*args); }};
 }
 

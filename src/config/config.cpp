@@ -258,7 +258,11 @@ const SubjectSpec* Config::find_subject(const std::string& id) const {
   return nullptr;
 }
 
-std::string Config::stage_hash(const std::string& stage) const {
+std::string Config::stage_hash(const std::string& stage_name) const {
+  // Tagged variants (embed-untrained, embed-tl-gm, train-ctl, ...) depend on what their base does.
+  std::string stage = stage_name;
+  if (stage.rfind("embed-", 0) == 0 && stage != "embed-gm") stage = "embed";
+  if (stage.rfind("train-", 0) == 0) stage = "psm";
   std::ostringstream out;
   out << "stage=" << stage << '\n';
   auto model_part = [&] { dump(out, "model", model_fields(), model); };

@@ -28,7 +28,11 @@ std::vector<std::string> shard_subjects(std::vector<std::string> ids, const Shar
 
 const std::vector<StageStep>& subject_chain() {
   static const std::vector<StageStep> chain = {
-      {"preprocess", stage::preprocess, {}}, {"train", stage::psm, {}}, {"embed", stage::embed, {}}};
+      {"preprocess", stage::preprocess, {}},
+      {"train", stage::psm, {}},
+      {"embed", stage::embed, {}},
+      // The untrained network of the same preset and seed: the baseline the report sets beside the PSM.
+      {"embed", "embed-untrained", {"--untrained"}}};
   return chain;
 }
 
