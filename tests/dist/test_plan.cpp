@@ -46,7 +46,7 @@ TEST(Queue, LargestFirstAndDoneSubjectsLeftOut) {
   Manifest m(run);
   // S02's whole chain is done; S01 only preprocessed.
   for (const auto& [id, stages] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"S02", {stage::preprocess, stage::psm, stage::embed}}, {"S01", {stage::preprocess}}})
+           {"S02", {stage::preprocess, stage::psm, stage::embed, "embed-untrained"}}, {"S01", {stage::preprocess}}})
     for (const auto& st : stages) {
       fs::path out = run.subject_dir(id) / (st + ".out");
       write_text(out, "x");

@@ -23,6 +23,7 @@ void on_signal(int) { g_stop = 1; }
 
 struct Args {
   std::string command, subject, mode, model;
+  bool untrained = false;
   fs::path config, run_dir;
 };
 
@@ -31,8 +32,15 @@ Args parse(int argc, char** argv) {
   a.command = argc > 1 ? argv[1] : "";
   std::map<std::string, std::string*> opts = {{"--config", nullptr}, {"--run-dir", nullptr}, {"--subject", &a.subject},
                                               {"--mode", &a.mode},   {"--model", &a.model},  {"--threads", nullptr}};
-  for (int i = 2; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
+  for (int i = 2; i < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--untrained") {  // the one flag without a value
+      a.untrained = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    std::string v = argv[i + 1];
     if (k == "--config")
       a.config = v;
     else if (k == "--run-dir")
@@ -112,6 +120,8 @@ int run(const Args& a) {
   if (a.command == "embed" && a.model == "gm")
     return stage(id, stage::embed_gm,
                  [&] { return write_output(run.subject_dir(id) / "embeddings-gm.txt", "gm emb"); });
+  if (a.command == "embed" && a.untrained)
+    return stage(id, "embed-untrained", [&] { return write_output(run.subject_dir(id) / "embeddings-untrained.txt", "u"); });
   if (a.command == "embed")
     return stage(id, stage::embed, [&] { return write_output(run.embeddings(id), "embeddings of " + id); });
   if (a.command == "evaluate") return stage(id, stage::evaluate, [&] { return write_output(run.eval_json(id), "{}"); });

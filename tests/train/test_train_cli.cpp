@@ -30,7 +30,7 @@ RunFiles make_run(const test::ScratchDir& scratch, const std::string& name, int 
                              "[[data.subject]]\nid = \"S1\"\ninput = \"video.avi\"\n"
                              "[model]\npreset = \"tiny\"\n"
                              "[train.psm]\nepochs = " + std::to_string(epochs) +
-                             "\nbatch = 2\nlr_epochs = [1]\nlr_values = [1e-3]\ncheckpoint_every = 1\nsample_every = 2\n");
+                             "\nbatch = 2\nlr_epochs = [1]\nlr_values = [2e-4]\ncheckpoint_every = 1\nsample_every = 2\n");
   test::write_frames_h5(r.dir / "subjects/S1/frames.h5", kFrames, 10);
   return r;
 }

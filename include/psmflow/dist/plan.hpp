@@ -25,7 +25,7 @@ struct StageStep {
   std::string record;
   std::vector<std::string> extra;
 };
-const std::vector<StageStep>& subject_chain();  // preprocess -> train (psm) -> embed
+const std::vector<StageStep>& subject_chain();  // preprocess -> train (psm) -> embed -> embed untrained
 const std::vector<StageStep>& gm_chain();       // embed --model gm -> evaluate
 
 // A stage counts as done when its record is done with the current config hash and its outputs
