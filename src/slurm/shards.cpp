@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "psmflow/config.hpp"
+#include "psmflow/dist/plan.hpp"
 
 namespace psmflow::slurm {
 
@@ -12,11 +13,7 @@ int shard_count(int subjects, int subjects_per_task) {
 }
 
 std::vector<std::string> shard_subjects(std::vector<std::string> ids, int k, int n_shards) {
-  std::sort(ids.begin(), ids.end());
-  std::vector<std::string> out;
-  for (std::size_t p = static_cast<std::size_t>(k); p < ids.size(); p += static_cast<std::size_t>(n_shards))
-    out.push_back(ids[p]);
-  return out;
+  return dist::shard_subjects(std::move(ids), dist::Shard{k, n_shards});
 }
 
 std::vector<Shard> plan_shards(const Config& cfg) {
