@@ -2,6 +2,7 @@
 
 #include "cli/command.hpp"
 #include "psmflow/error.hpp"
+#include "psmflow/torch_plugin.hpp"
 #include "psmflow/train/stage.hpp"
 
 namespace psmflow::cli {
@@ -26,7 +27,7 @@ int run_embed(const EmbedCli& o) {
   int code = kExitOk;
   for (const auto& id : ids) {
     train::EmbedRequest req{id, o.model, o.checkpoint.empty() ? fs::path() : fs::absolute(o.checkpoint), o.untrained};
-    if (train::embed_subject(s.cfg, s.run, s.manifest, req) != kExitOk) code = kExitStageFailed;
+    if (torch_plugin().embed_subject(s.cfg, s.run, s.manifest, req) != kExitOk) code = kExitStageFailed;
   }
   return code;
 }

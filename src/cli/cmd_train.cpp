@@ -2,8 +2,8 @@
 #include <memory>
 
 #include "cli/command.hpp"
-#include "psmflow/dist/gm.hpp"
 #include "psmflow/error.hpp"
+#include "psmflow/torch_plugin.hpp"
 #include "psmflow/train/stage.hpp"
 #include "psmflow/train/stop.hpp"
 
@@ -34,7 +34,7 @@ int run_train(const TrainCli& o) {
   Session s = open_session(o.common, "train");
   if (gm) {
     apply(o, s.cfg, s.cfg.gm);
-    return dist::run_gm_training(s.cfg, s.run, s.manifest);
+    return torch_plugin().run_gm_training(s.cfg, s.run, s.manifest);
   }
   apply(o, s.cfg, s.cfg.psm);
   std::vector<std::string> ids = o.common.subjects;
@@ -43,7 +43,7 @@ int run_train(const TrainCli& o) {
   if (ids.empty()) throw UsageError("train: no subject (give --subject ID or a config with subjects)");
   int code = kExitOk;
   for (const auto& id : ids) {
-    int rc = train::train_subject(s.cfg, s.run, s.manifest, {id, o.tag, 2});
+    int rc = torch_plugin().train_subject(s.cfg, s.run, s.manifest, {id, o.tag, 2});
     if (rc != kExitOk) code = rc;
     if (rc == train::kExitInterrupted) break;  // interrupted: the other subjects wait for the rerun
   }

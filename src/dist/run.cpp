@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "psmflow/dist/gm.hpp"
+#include "psmflow/torch_plugin.hpp"
 #include "psmflow/dist/mpi.hpp"
 #include "psmflow/error.hpp"
 #include "psmflow/log.hpp"
@@ -123,7 +123,7 @@ int gm_phase(const Config& cfg, const RunOptions& opt, const WorkerSetup& setup,
   }
   RunDir run(cfg.run.run_dir);
   Manifest m(run);
-  int rc = run_gm_training(cfg, run, m);  // collective over MPI_COMM_WORLD
+  int rc = torch_plugin().run_gm_training(cfg, run, m);  // collective over MPI_COMM_WORLD
   return rc == 3 ? kExitStageFailed : rc;
 }
 

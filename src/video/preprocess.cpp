@@ -119,15 +119,12 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
   if (!s.labels.empty()) labels = video::read_labels(s.labels, cfg.data.label_format, cfg.data.label_frame_base, cfg.data.aus);
 
   auto source = video::open_source(s.input, {p.frame_start, p.frame_end, p.frame_stride}, cfg.data.label_frame_base);
-  auto detector = video::make_detector(p);
-  std::unique_ptr<video::EyeFinder> eyes;
-  if (p.align_eyes) eyes = std::make_unique<video::EyeFinder>(p.eye_cascade);
-  video::FaceTracker tracker(*detector, eyes.get(), {p.detect_every, p.detect_width, p.align_eyes});
   FramesWriter writer(frames_out, frames_meta(cfg, s, sources, source->fps()));
   auto t_setup = std::chrono::steady_clock::now();
 
   // Three threads: decode; detect and track; crop and write (cropping sits with the writer so
-  // that the detector thread, the busiest, does nothing else).
+  // that the detector thread, the busiest, does nothing else). The detector thread loads its
+  // cascades itself: parsing their XML (~60 ms) then overlaps the first frames' decoding.
   BoundedQueue<video::Frame> decoded(std::max(8, 2 * p.detect_every));
   BoundedQueue<video::TrackedFrame> tracked(std::max(8, 2 * p.detect_every));
   FirstError failure([&] { decoded.abort(); tracked.abort(); });
@@ -140,14 +137,20 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
       decoded.close();
     });
   });
+  int detector_calls = 0;
   std::thread track_thread([&] {
     failure.guard([&] {
+      auto detector = video::make_detector(p);
+      std::unique_ptr<video::EyeFinder> eyes;
+      if (p.align_eyes) eyes = std::make_unique<video::EyeFinder>(p.eye_cascade);
+      video::FaceTracker tracker(*detector, eyes.get(), {p.detect_every, p.detect_width, p.align_eyes});
       video::Frame f;
       auto send = [&](std::vector<video::TrackedFrame>&& done) {
         for (auto& t : done) tracked.push(std::move(t));
       };
       while (decoded.pop(f)) send(tracker.push(std::move(f)));
       send(tracker.finish());
+      detector_calls = tracker.detector_calls();
       tracked.close();
     });
   });
@@ -172,7 +175,7 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
 
   auto t_pipeline = std::chrono::steady_clock::now();
   st.frames = static_cast<std::int64_t>(frame_index.size());
-  st.detector_calls = tracker.detector_calls();
+  st.detector_calls = detector_calls;
   partial_error = source->error();
   if (st.frames == 0)
     throw StageError(partial_error.empty() ? s.input.string() + ": no frames in the selected range" : partial_error);

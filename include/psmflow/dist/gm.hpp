@@ -1,5 +1,5 @@
-// GM training (`psmflow train --mode gm|gm-ctl`), implemented by the dist part. Declared here
-// so that the CLI links before it lands (src/dist/gm_stub.cpp says "not built yet").
+// GM training (`psmflow train --mode gm|gm-ctl`), implemented by the dist part inside the LibTorch
+// plugin; code outside the plugin reaches it through psmflow/torch_plugin.hpp.
 #pragma once
 #include "psmflow/config.hpp"
 #include "psmflow/manifest.hpp"
