@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <vector>
@@ -43,13 +45,13 @@ std::string sha256_hex(std::string_view bytes) { return Sha256().update(bytes).h
 namespace {
 void hash_file_into(Sha256& h, const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string() + " to hash it");
+  if (!in) throw std::runtime_error(path.string() + ": cannot read it to hash it (" + std::strerror(errno) + ")");
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     h.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
   }
-  if (in.bad()) throw std::runtime_error("read error while hashing " + path.string());
+  if (in.bad()) throw std::runtime_error(path.string() + ": read error while hashing it (" + std::strerror(errno) + ")");
 }
 }  // namespace
 
