@@ -48,6 +48,8 @@ class CascadeDetector : public FaceDetector {
 };
 
 // YuNet via FaceDetectorYN: rows of [x, y, w, h, right eye, left eye, nose, mouth corners, score].
+// "Right eye" is the person's right eye, the one on the image's left: OpenCV's own FaceRecognizerSF
+// aligns columns 4-5 onto the left eye of its 112x112 template (x = 38).
 class DnnDetector : public FaceDetector {
  public:
   explicit DnnDetector(const fs::path& model) : model_(model) {
@@ -59,15 +61,31 @@ class DnnDetector : public FaceDetector {
     if (!net_) throw UsageError(model.string() + ": cannot load the DNN face model (preprocess.dnn_model)");
   }
   std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double) override {
-    net_->setInputSize(bgr.size());
+    // OpenCV 4.6 runs the network on the image's own size, and YuNet's stride-64 map is empty
+    // (a failed forward) below 64 pixels. Padding bottom and right to a multiple of 32, at least
+    // 64, as OpenCV 4.7+ does itself, keeps the boxes where they are, makes small tracking
+    // windows work and lets windows of similar size share one network shape (no reallocation).
+    cv::Size padded(pad_to(bgr.cols), pad_to(bgr.rows));
+    cv::copyMakeBorder(bgr, padded_, 0, padded.height - bgr.rows, 0, padded.width - bgr.cols, cv::BORDER_CONSTANT,
+                       cv::Scalar::all(0));
+    if (padded != input_size_) {
+      net_->setInputSize(padded);
+      input_size_ = padded;
+    }
     cv::Mat rows;
-    net_->detect(bgr, rows);
+    try {
+      net_->detect(padded_, rows);
+    } catch (const cv::Exception& e) {
+      throw UsageError(model_.string() + ": the DNN face model (preprocess.dnn_model) failed on a " +
+                       std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows) +
+                       " image; is it a YuNet model for OpenCV 4.6 (outputs loc, conf, iou)? " + e.what());
+    }
     std::vector<Detection> out;
     for (int i = 0; i < rows.rows; ++i) {
       const float* r = rows.ptr<float>(i);
       if (r[2] < min_size || (max_size > 0 && r[2] > max_size)) continue;
       Detection d{cv::Rect2f(r[0], r[1], r[2], r[3]), r[14], std::nullopt};
-      d.eyes = std::make_pair(cv::Point2f(r[6], r[7]), cv::Point2f(r[4], r[5]));  // image-left, image-right
+      d.eyes = std::make_pair(cv::Point2f(r[4], r[5]), cv::Point2f(r[6], r[7]));  // image-left, image-right
       out.push_back(d);
     }
     return out;
@@ -75,8 +93,12 @@ class DnnDetector : public FaceDetector {
   std::string name() const override { return "dnn"; }
 
  private:
+  static int pad_to(int n) { return std::max(64, (n + 31) / 32 * 32); }
+
   fs::path model_;
   cv::Ptr<cv::FaceDetectorYN> net_;
+  cv::Size input_size_;
+  cv::Mat padded_;
 };
 
 }  // namespace

@@ -76,15 +76,37 @@ TEST(PreprocessBadInput, CorruptImageInFolder) {
   EXPECT_EQ(FramesReader(dir / "run/subjects/S/frames.h5").size(), 3);
 }
 
+// Root reads any file through its CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH capabilities. As root,
+// psmflow runs without them (setpriv from util-linux drops them from its bounding set, so the exec'd
+// process never gets them): still uid 0 and owner of every other file of the test, but a mode-000
+// file now fails to open with EACCES exactly as it does for a normal user.
 TEST(PreprocessBadInput, UnreadableFile) {
   ScratchDir dir;
-  TestSubject s = make_subject(dir.path(), "S", 10);
+  TestSubject s = make_subject(dir / "data", "S", 10);
+  make_subject(dir / "data", "T", 10);
   fs::permissions(s.video, fs::perms::none);
-  if (::geteuid() == 0)
-    GTEST_SKIP() << "SKIPPED: running as root, which reads files whatever their permissions; "
-                    "the unreadable-file assertion needs a normal user";
-  expect_failed(dir / "run", s.video, s.video.string());
-  EXPECT_NE(record(dir / "run", "S").value("error", "").find("Permission denied"), std::string::npos);
+  write_text(dir / "cfg.toml", "[run]\nrun_dir = \"run\"\nthreads = 2\n"
+                               "[[data.subject]]\nid = \"S\"\ninput = \"data/S.avi\"\n"
+                               "[[data.subject]]\nid = \"T\"\ninput = \"data/T.avi\"\n");
+  std::string prefix;
+  if (::geteuid() == 0) {
+    prefix = "setpriv --inh-caps=-all --bounding-set=-dac_override,-dac_read_search -- ";
+    auto probe = run_shell("(" + prefix + "cat " + shell_quote(s.video.string()) + " >/dev/null)");
+    ASSERT_NE(probe.output.find("Permission denied"), std::string::npos)
+        << "as root, this test reads a mode-000 file without CAP_DAC_OVERRIDE; setpriv (util-linux) could not "
+           "take it away (CAP_SETPCAP missing?): " << probe.output;
+  }
+  auto r = run_shell(prefix + shell_quote(psmflow_binary().string()) + " preprocess --config " +
+                     shell_quote((dir / "cfg.toml").string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(s.video.string() + ": "), std::string::npos) << r.output;
+  auto rec = record(dir / "run", "S");
+  EXPECT_EQ(rec.value("status", ""), "failed") << rec.dump();
+  EXPECT_NE(rec.value("error", "").find(s.video.string()), std::string::npos) << rec.dump();
+  EXPECT_NE(rec.value("error", "").find("Permission denied"), std::string::npos) << rec.dump();
+  EXPECT_FALSE(fs::exists(dir / "run/subjects/S/frames.h5"));
+  EXPECT_EQ(record(dir / "run", "T").value("status", ""), "done") << r.output;
+  EXPECT_EQ(FramesReader(dir / "run/subjects/T/frames.h5").size(), 10);
 }
 
 TEST(PreprocessBadInput, LabelFileForADifferentLength) {
