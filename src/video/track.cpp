@@ -78,7 +78,7 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
     if (better) best = i;
   }
   Found f{to_source(dets[best].box), std::nullopt};
-  if (dets[best].eyes) {
+  if (dets[best].eyes && opt_.align_eyes) {  // align_eyes = false means upright crops, whoever finds the eyes
     auto [l, r] = *dets[best].eyes;
     f.roll = std::atan2(r.y - l.y, r.x - l.x) * 180.f / float(CV_PI);
   } else if (!prior || ++eye_turn_ % kEyesEvery == 0) {

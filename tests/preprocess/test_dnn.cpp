@@ -69,10 +69,11 @@ void write_models(const fs::path& dir) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 
-fs::path dnn_config(const fs::path& dir, const std::string& model, const std::string& video = "S.avi") {
-  write_text(dir / "cfg.toml", "[run]\nrun_dir = \"run\"\n"
-                               "[preprocess]\ndetector = \"dnn\"\ndnn_model = \"" + model + "\"\n"
-                               "[[data.subject]]\nid = \"S\"\ninput = \"" + video + "\"\n");
+fs::path dnn_config(const fs::path& dir, const std::string& model, bool align_eyes = true) {
+  write_text(dir / "cfg.toml", std::string("[run]\nrun_dir = \"") + (align_eyes ? "run" : "run-upright") + "\"\n"
+                               "[preprocess]\ndetector = \"dnn\"\ndnn_model = \"" + model + "\"\n" +
+                               "align_eyes = " + (align_eyes ? "true" : "false") + "\n"
+                               "[[data.subject]]\nid = \"S\"\ninput = \"S.avi\"\n");
   return dir / "cfg.toml";
 }
 
@@ -135,6 +136,19 @@ TEST(PreprocessDnn, OracleModelBoxesAndEyeRollReachFramesH5) {
     EXPECT_NEAR(left.y, want_l[1], 1.5) << "frame " << i;
     EXPECT_NEAR(right.x, want_r[0], 1.5) << "frame " << i;
     EXPECT_NEAR(right.y, want_r[1], 1.5) << "frame " << i;
+  }
+
+  // align_eyes = false: upright crops, the model's eyes notwithstanding.
+  r = run_psmflow("preprocess --config " + shell_quote(dnn_config(dir.path(), "oracle.onnx", false).string()));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  FramesReader upright(dir / "run-upright/subjects/S/frames.h5");
+  ASSERT_EQ(upright.size(), kFrames);
+  for (int i = 0; i < kFaceFrames; i += 7) {
+    upright.read(i, crop.data());
+    cv::Mat rgb(n, n, CV_8UC3, crop.data());
+    cv::Point2d left = centroid(rgb, {0, 150, 150}, {110, 255, 255});
+    cv::Point2d right = centroid(rgb, {150, 150, 0}, {255, 255, 110});
+    EXPECT_NEAR(right.y - left.y, 5.7, 1.5) << "frame " << i << ": the crop should not be rotated";
   }
 }
 
