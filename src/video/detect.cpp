@@ -1,5 +1,6 @@
 #include "psmflow/video/detect.hpp"
 
+#include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 #include <opencv2/objdetect/face.hpp>
@@ -47,6 +48,46 @@ class CascadeDetector : public FaceDetector {
   cv::Mat gray_;
 };
 
+// The priors OpenCV 4.6's FaceDetectorYN builds for a w x h input: maps of strides 8..64 with
+// 3, 2, 2, 3 anchor sizes (face_detect.cpp, generatePriors).
+std::size_t yunet_priors(int w, int h) {
+  int fw = ((w + 1) / 2) / 2, fh = ((h + 1) / 2) / 2;
+  std::size_t n = 0;
+  for (int anchors : {3, 2, 2, 3}) {
+    fw /= 2;
+    fh /= 2;
+    n += std::size_t(fw) * fh * anchors;
+  }
+  return n;
+}
+
+std::string model_failed(const fs::path& model, cv::Size size, const std::string& why) {
+  return model.string() + ": the DNN face model (preprocess.dnn_model) failed on a " + std::to_string(size.width) +
+         "x" + std::to_string(size.height) + " image; is it a YuNet model for OpenCV 4.6 (outputs loc, conf, iou)? " + why;
+}
+
+// FaceDetectorYN in OpenCV 4.6 reads loc, conf and iou without checking their sizes: a model with
+// those names and another layout would be read out of bounds. One forward pass checks them.
+void check_yunet_outputs(const fs::path& model) {
+  const cv::Size size(320, 320);
+  std::vector<cv::Mat> outs;
+  try {
+    cv::dnn::Net net = cv::dnn::readNet(model.string());
+    net.setInput(cv::dnn::blobFromImage(cv::Mat(size, CV_8UC3, cv::Scalar::all(0))));
+    net.forward(outs, std::vector<cv::String>{"loc", "conf", "iou"});
+  } catch (const cv::Exception& e) {
+    throw UsageError(model_failed(model, size, e.what()));
+  }
+  const std::size_t n = yunet_priors(size.width, size.height);
+  if (outs.size() != 3 || outs[0].total() != 14 * n || outs[1].total() != 2 * n || outs[2].total() != n)
+    throw UsageError(model_failed(
+        model, size,
+        "Its outputs loc, conf, iou hold " + std::to_string(outs.size() > 0 ? outs[0].total() : 0) + ", " +
+            std::to_string(outs.size() > 1 ? outs[1].total() : 0) + ", " +
+            std::to_string(outs.size() > 2 ? outs[2].total() : 0) + " values where FaceDetectorYN reads " +
+            std::to_string(14 * n) + ", " + std::to_string(2 * n) + ", " + std::to_string(n) + " (one row per prior)"));
+}
+
 // YuNet via FaceDetectorYN: rows of [x, y, w, h, right eye, left eye, nose, mouth corners, score].
 // "Right eye" is the person's right eye, the one on the image's left: OpenCV's own FaceRecognizerSF
 // aligns columns 4-5 onto the left eye of its 112x112 template (x = 38).
@@ -59,6 +100,7 @@ class DnnDetector : public FaceDetector {
       throw UsageError(model.string() + ": cannot load the DNN face model (preprocess.dnn_model): " + e.what());
     }
     if (!net_) throw UsageError(model.string() + ": cannot load the DNN face model (preprocess.dnn_model)");
+    check_yunet_outputs(model);
   }
   std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double) override {
     // OpenCV 4.6 runs the network on the image's own size, and YuNet's stride-64 map is empty
@@ -76,9 +118,7 @@ class DnnDetector : public FaceDetector {
     try {
       net_->detect(padded_, rows);
     } catch (const cv::Exception& e) {
-      throw UsageError(model_.string() + ": the DNN face model (preprocess.dnn_model) failed on a " +
-                       std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows) +
-                       " image; is it a YuNet model for OpenCV 4.6 (outputs loc, conf, iou)? " + e.what());
+      throw UsageError(model_failed(model_, bgr.size(), e.what()));
     }
     std::vector<Detection> out;
     for (int i = 0; i < rows.rows; ++i) {

@@ -25,8 +25,9 @@ convolutions); a cell whose window holds the whole blob (nothing of it in the wi
 8-pixel band) scores 1 and decodes to the blob's centre and size, every other prior scores 0.
 Several cells hold the whole blob and decode to the same box; NMS keeps one.
 
-usage: yunet_oracle.py ROLL_DEGREES ORACLE.onnx [NOT_YUNET.onnx]
-(the second model is a valid ONNX file without YuNet's outputs, for the error it must give)
+usage: yunet_oracle.py ROLL_DEGREES FOLDER
+writes FOLDER/oracle.onnx, and for the errors psmflow must give, FOLDER/not_yunet.onnx (a valid
+ONNX model without YuNet's outputs) and FOLDER/wrong_layout.onnx (YuNet's output names, wrong sizes)
 """
 import math
 import sys
@@ -139,6 +140,15 @@ class NotYuNet(torch.nn.Module):
         return torch.relu(x)
 
 
+class WrongLayout(torch.nn.Module):
+    """YuNet's output names with one prior's worth of values whatever the input size: OpenCV 4.6
+    would read past their end, so psmflow must refuse the model."""
+
+    def forward(self, x):
+        g = x[:, 1:2]
+        return g[:, :, 0:2, 0:7].reshape(1, -1, 14), g[:, :, 0:1, 0:2].reshape(1, -1, 2), g[:, :, 0:1, 0:1].reshape(1, -1, 1)
+
+
 def export(model, out, outputs):
     x = torch.zeros(1, 3, 240, 320)
     torch.onnx.export(model, x, out, input_names=["input"], output_names=outputs,
@@ -146,10 +156,10 @@ def export(model, out, outputs):
 
 
 def main():
-    roll, oracle = float(sys.argv[1]), sys.argv[2]
-    export(Oracle(roll).eval(), oracle, ["loc", "conf", "iou"])
-    if len(sys.argv) > 3:
-        export(NotYuNet().eval(), sys.argv[3], ["y"])
+    roll, folder = float(sys.argv[1]), sys.argv[2]
+    export(Oracle(roll).eval(), folder + "/oracle.onnx", ["loc", "conf", "iou"])
+    export(NotYuNet().eval(), folder + "/not_yunet.onnx", ["y"])
+    export(WrongLayout().eval(), folder + "/wrong_layout.onnx", ["loc", "conf", "iou"])
 
 
 if __name__ == "__main__":
