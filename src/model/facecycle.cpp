@@ -112,6 +112,10 @@ torch::Tensor FaceCycleImpl::perceptual(const torch::Tensor& x, const StemFeatur
   return perc;
 }
 
+void drop_gradients(const std::vector<torch::Tensor>& params) {
+  for (auto p : params) p.mutable_grad() = torch::Tensor();
+}
+
 bool FaceCycleImpl::stem_equals_vgg() {
   if (preset_.width_div != 1) return false;
   auto stem = generator_->stem_parameters();  // weight, bias per conv, in kVggStemConvs order

@@ -17,12 +17,16 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t c)
       phi_(register_module("phi", make_conv(c, c, 1))) {}
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
-  const auto b = x.size(0), c = x.size(1);
-  // reshape, not view: activations may be channels-last.
-  auto g = torch::softmax(g_(x).reshape({b, c, -1}), 1);
-  auto theta = torch::softmax(theta_(x).reshape({b, c, -1}), 2).transpose(1, 2);
-  auto s = torch::bmm(phi_(x).reshape({b, c, -1}), theta);  // [b,c,c]
-  return F::leaky_relu(x + torch::bmm(s, g).view(x.sizes()), F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+  const auto b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  // The original's out = (phi · softmax_positions(theta)ᵀ) · softmax_channels(g), computed on
+  // position-major rows [b, hw, c]: a free view of channels-last activations (the model's
+  // layout), and the result comes back channels-last, so nothing is copied between layouts.
+  auto rows = [&](const torch::Tensor& t) { return t.permute({0, 2, 3, 1}).reshape({b, h * w, c}); };
+  auto g = torch::softmax(rows(g_(x)), 2);
+  auto theta = torch::softmax(rows(theta_(x)), 1);
+  auto s = torch::bmm(rows(phi_(x)).transpose(1, 2), theta);  // [b,c,c]
+  auto out = torch::bmm(g, s.transpose(1, 2)).view({b, h, w, c}).permute({0, 3, 1, 2});
+  return F::leaky_relu(x + out, F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
 }
 
 BasicBlockImpl::BasicBlockImpl(int64_t c)

@@ -6,8 +6,10 @@ torch::Tensor l1(const torch::Tensor& a, const torch::Tensor& b) { return (a - b
 
 torch::Tensor gram(const torch::Tensor& features) {
   const auto n = features.size(0), c = features.size(1), hw = features.size(2) * features.size(3);
-  auto f = features.reshape({n, c, hw});
-  return torch::bmm(f, f.transpose(1, 2)) / static_cast<double>(hw);
+  // Position-major rows [n, hw, c] are a free view of channels-last activations (the model's
+  // layout); [n, c, hw] would copy every feature map forward and backward.
+  auto rows = features.permute({0, 2, 3, 1}).reshape({n, hw, c});
+  return torch::bmm(rows.transpose(1, 2), rows) / static_cast<double>(hw);
 }
 
 torch::Tensor gram_mse(const torch::Tensor& a, const torch::Tensor& b) { return (gram(a) - gram(b)).pow(2).mean(); }

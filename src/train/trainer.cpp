@@ -13,6 +13,7 @@
 
 #include "psmflow/error.hpp"
 #include "psmflow/fs.hpp"
+#include "psmflow/train/cpu_cache.hpp"
 #include "psmflow/train/loader.hpp"
 #include "psmflow/train/schedule.hpp"
 #include "psmflow/train/stop.hpp"
@@ -73,6 +74,7 @@ Trainer::Trainer(TrainableNet& net, const FrameStore& frames, const PairSampler&
                  dist::GradSync* sync)
     : net_(net), frames_(frames), pairs_(pairs), opt_(std::move(opt)), sync_(sync) {
   check_schedule(opt_.section);
+  use_cpu_block_cache();
   params_ = net_.trainable_parameters();
   if (params_.empty()) throw StageError("trainer: the network has no trainable parameters");
   auto options = torch::optim::AdamOptions(lr_for_epoch(opt_.section, 1))
@@ -180,7 +182,7 @@ void Trainer::run_epoch(int epoch, std::int64_t first_step, TrainState& state, T
   while (auto batch = loader.next()) {
     auto x0 = batch->x0.to(opt_.device);
     auto x1 = batch->x1.to(opt_.device);
-    adam_->zero_grad();
+    model::drop_gradients(params_);
     model::LossTerms terms = net_.loss(x0, x1, w);
     terms.total.backward();
     if (sync_) sync_->allreduce_gradients(params_);

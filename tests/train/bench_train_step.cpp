@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "psmflow/train/cpu_cache.hpp"
 #include "psmflow/train/sampler.hpp"
 #include "psmflow/train/trainer.hpp"
 #include "support/test_support.hpp"
@@ -38,7 +39,7 @@ double time_steps(model::FaceCycle& net, int pairs, int steps) {
   torch::optim::Adam opt(net->trainable_parameters(), torch::optim::AdamOptions(8e-5).betas({0.5, 0.999}));
   auto x0 = torch::randn({pairs, 3, 64, 64}), x1 = torch::randn({pairs, 3, 64, 64});
   auto step = [&] {
-    opt.zero_grad();
+    model::drop_gradients(net->trainable_parameters());
     net->loss(x0, x1, 1.0).total.backward();
     opt.step();
   };
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
     else vgg = argv[i];
   }
   torch::set_num_threads(threads);
+  psmflow::train::use_cpu_block_cache();  // as psmflow train does
   spdlog::set_level(spdlog::level::warn);
   auto net = make_net(preset, vgg);
   const double dt = trainer ? time_trainer(std::move(net), pairs, steps) : time_steps(net, pairs, steps);

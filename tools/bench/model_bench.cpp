@@ -14,6 +14,7 @@
 #include <string>
 
 #include "psmflow/model/facecycle.hpp"
+#include "psmflow/train/cpu_cache.hpp"
 
 using namespace psmflow::model;
 using Clock = std::chrono::steady_clock;
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
   const std::string vgg = argc > 5 ? argv[5] : "none";
   const bool breakdown = argc > 6 ? std::atoi(argv[6]) != 0 : true;
   torch::set_num_threads(threads);
+  // As in psmflow train; PSMFLOW_BENCH_NO_CACHE=1 times LibTorch's default allocator instead.
+  if (std::getenv("PSMFLOW_BENCH_NO_CACHE") == nullptr) psmflow::train::use_cpu_block_cache();
   torch::manual_seed(0);
   FaceCycle net(preset_by_name(preset));
   if (vgg == "random") {
@@ -77,13 +80,13 @@ int main(int argc, char** argv) {
   const int n = 2 * pairs;
 
   const double step = ms_per_call(steps, [&] {
-    opt.zero_grad();
+    drop_gradients(net->trainable_parameters());
     net->loss(x0, x1, 1.0).total.backward();
     opt.step();
   });
   if (const char* trace = std::getenv("PSMFLOW_PROFILE")) {  // chrome trace of one step
     torch::autograd::profiler::RecordProfile guard(trace);
-    opt.zero_grad();
+    drop_gradients(net->trainable_parameters());
     net->loss(x0, x1, 1.0).total.backward();
     opt.step();
   }

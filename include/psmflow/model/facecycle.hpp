@@ -65,6 +65,10 @@ TORCH_MODULE(FaceCycle);
 
 // Loads the original code's PyTorch checkpoint (dict of codegeneration / exptoflow /
 // Swap_Generator state_dicts, see shared/testvectors/pytorch_state_dict_keys.txt) into net.
+// Clears the gradients before a step by dropping them (PyTorch's zero_grad(set_to_none=True)):
+// backward then keeps each new gradient as it is instead of zero-filling a tensor and adding to it.
+void drop_gradients(const std::vector<torch::Tensor>& params);
+
 // Reads the torch.save zip directly (no Python); "module." prefixes of DataParallel are dropped.
 // Throws UsageError naming the file and the reason (not a checkpoint, missing key, shape).
 void load_pytorch_checkpoint(FaceCycle& net, const std::filesystem::path& file);
