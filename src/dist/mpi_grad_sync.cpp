@@ -82,8 +82,8 @@ class MpiGradSync : public GradSync {
       if (rank_ == 0)
         for (std::size_t k : b.params) bk.slot(k).copy_(params[k].reshape({-1}));
       MPI_Request req;
-      PSMFLOW_MPI(MPI_Ibcast(bk.flat[i].data_ptr(), static_cast<int>(b.numel), mpi_type(params[b.params[0]].scalar_type()),
-                             0, comm_, &req));
+      PSMFLOW_MPI(MPI_Ibcast(bk.flat[i].data_ptr(), static_cast<int>(b.numel),
+                             mpi_type(params[b.params[0]].scalar_type()), 0, comm_, &req));
       wait(req, "MPI_Ibcast of parameters");
       if (rank_ != 0)
         for (std::size_t k : b.params) params[k].detach().copy_(bk.slot(k).view(params[k].sizes()));
@@ -247,9 +247,9 @@ class MpiGradSync : public GradSync {
   std::unique_ptr<BucketReadiness> ready_;
   std::size_t arrived_ = 0;  // gradients that came through the hooks this step
   std::vector<MPI_Request> requests_;
-  std::size_t tested_ = 0;  // buckets known to be reduced this step
-  std::vector<torch::Tensor> attached_;                   // the parameters given to overlap_backward()
-  std::vector<char> hooked_;                              // per parameter: has a hook
+  std::size_t tested_ = 0;                               // buckets known to be reduced this step
+  std::vector<torch::Tensor> attached_;                  // the parameters given to overlap_backward()
+  std::vector<char> hooked_;                             // per parameter: has a hook
   std::vector<std::pair<std::size_t, unsigned>> hooks_;  // (parameter, hook handle)
   std::thread::id owner_;
   std::mutex mu_;

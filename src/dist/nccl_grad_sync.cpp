@@ -213,7 +213,8 @@ class NcclGradSync : public GradSync {
           continue;
         }
         if (!g.is_contiguous()) throw std::runtime_error("NCCL gradient sync needs contiguous gradients");
-        PSMFLOW_CUDA(cudaMemcpyAsync(plain_->slot(k), g.data_ptr(), plain_->bytes(k), cudaMemcpyDeviceToDevice, stream_));
+        PSMFLOW_CUDA(
+            cudaMemcpyAsync(plain_->slot(k), g.data_ptr(), plain_->bytes(k), cudaMemcpyDeviceToDevice, stream_));
       }
       start(*plain_, i);
     }
@@ -249,8 +250,8 @@ class NcclGradSync : public GradSync {
     cudaStream_t producer = torch_stream();
     if (grad.defined()) {
       torch::Tensor g = grad.contiguous();
-      PSMFLOW_CUDA(cudaMemcpyAsync(overlap_->slot(k), g.data_ptr(), overlap_->bytes(k), cudaMemcpyDeviceToDevice,
-                                   producer));
+      PSMFLOW_CUDA(
+          cudaMemcpyAsync(overlap_->slot(k), g.data_ptr(), overlap_->bytes(k), cudaMemcpyDeviceToDevice, producer));
     } else {
       PSMFLOW_CUDA(cudaMemsetAsync(overlap_->slot(k), 0, overlap_->bytes(k), producer));
     }
@@ -291,7 +292,7 @@ class NcclGradSync : public GradSync {
   // Overlapped path.
   std::unique_ptr<Buckets> overlap_;
   std::unique_ptr<BucketReadiness> ready_;
-  std::size_t arrived_ = 0;  // gradients that came through the hooks this step
+  std::size_t arrived_ = 0;                              // gradients that came through the hooks this step
   std::vector<torch::Tensor> attached_;                  // the parameters given to overlap_backward()
   std::vector<char> hooked_;                             // per parameter: has a hook
   std::vector<cudaEvent_t> events_;                      // per hooked parameter: its copy is queued

@@ -41,8 +41,8 @@ BucketLayout plan_buckets(const std::vector<ParamShape>& params, std::size_t fir
 class BucketReadiness {
  public:
   explicit BucketReadiness(const BucketLayout& layout);
-  void reset();                          // a new step: nothing ready, nothing started
-  void mark_ready(std::size_t param);    // throws std::logic_error when marked twice in a step
+  void reset();                        // a new step: nothing ready, nothing started
+  void mark_ready(std::size_t param);  // throws std::logic_error when marked twice in a step
   bool is_ready(std::size_t param) const { return ready_[param] != 0; }
   bool any_ready() const { return marked_ > 0; }
   std::vector<std::size_t> take_startable();  // complete buckets from the next unstarted one on

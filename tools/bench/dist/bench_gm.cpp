@@ -3,13 +3,13 @@
 // in allreduce_gradients(): with the overlapped path (default, as the GM trainer runs) that is
 // the part of the communication NOT hidden behind backward(); with `plain` it is all of it.
 // Run under mpirun by tools/bench/dist/run; prints one line from rank 0.
-//   psmflow_bench_gm PRESET BATCH STEPS [overlap|plain]
+//   psmflow_bench_gm PRESET BATCH STEPS [overlap|plain] [BUCKET_MIB]   (bucket default 25, first 1)
 #include <mpi.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
   cfg.model.preset = preset;
   auto net = train::make_facecycle_net(cfg, torch::kCPU);
   auto params = net->trainable_parameters();
-  auto sync = dist::make_mpi_grad_sync(MPI_COMM_WORLD);
+  dist::GradSyncOptions opt;
+  if (argc > 5) opt.bucket_bytes = static_cast<std::size_t>(std::atof(argv[5]) * (1 << 20));
+  auto sync = dist::make_mpi_grad_sync(MPI_COMM_WORLD, opt);
   sync->broadcast_parameters(params);
   if (overlap) sync->overlap_backward(params);
   torch::optim::Adam adam(params, torch::optim::AdamOptions(1e-4).betas({0.5, 0.999}));
@@ -91,7 +93,8 @@ int main(int argc, char** argv) {
         "ranks=%d preset=%s path=%s params=%zu batch_per_rank=%d step_s=%.4f compute_s=%.4f img_per_s_per_rank=%.2f "
         "wait_after_backward_share=%.4f exposed_comm_share=%.4f buckets_started_in_backward=%zu/%zu\n",
         world, preset.c_str(), overlap ? "overlap" : "plain", n, batch, step, worst[0] / steps, 2.0 * batch / step,
-        worst[1] / worst[2], exposed / worst[2], started / static_cast<std::size_t>(steps), buckets / static_cast<std::size_t>(steps));
+        worst[1] / worst[2], exposed / worst[2], started / static_cast<std::size_t>(steps),
+        buckets / static_cast<std::size_t>(steps));
   }
   sync.reset();
   MPI_Finalize();
