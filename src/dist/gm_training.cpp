@@ -4,6 +4,7 @@
 // from the seed, the trainer broadcasts rank 0's parameters (also after a resume, which every
 // rank reads from gm/latest.pt) and averages gradients every step through GradSync; rank 0
 // alone writes checkpoints.
+// Gradients are averaged while backward() runs (GradSync::overlap_backward).
 #include <sched.h>
 #include <spdlog/spdlog.h>
 
@@ -125,6 +126,8 @@ StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, c
   GradSyncOptions sync_opt;
   sync_opt.timeout = collective_timeout();
   auto sync = make_grad_sync(MPI_COMM_WORLD, device, sync_opt);
+  // The trainer's parameter list (net.trainable_parameters()) is reduced during backward().
+  sync->overlap_backward(net->trainable_parameters());
   train::TrainOptions opt;
   opt.section = cfg.gm;
   opt.seed = cfg.run.seed;
@@ -132,6 +135,7 @@ StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, c
   opt.out_dir = run.gm_dir();
   opt.device = device;
   opt.label = "GM";
+  opt.first_slot = pairs.sampler().first_slot();
   spdlog::info("GM: {} on {} rank(s), {} on rank {}, {} threads; {}", cfg.gm.mode, info.world, device.str(), info.rank,
                threads, pairs.describe());
   train::install_stop_handlers();

@@ -1,14 +1,19 @@
 // GradSync over NCCL for CUDA tensors. Uses only the CUDA runtime and NCCL on raw data pointers, so
 // it also compiles against /usr/local/cuda with the CPU LibTorch (PSMFLOW_NCCL_CHECK, compile-only).
-// Gradients are packed into flat device buckets in parameter order on a private stream, and each
-// bucket's ncclAllReduce (ncclAvg) is queued as soon as it is packed.
+// Same structure as the MPI backend (grad_buckets.hpp): flat device buckets in reverse parameter
+// order, reduced by ncclAllReduce (ncclAvg) on a private stream, queued strictly in bucket order;
+// after overlap_backward(), hooks queue each bucket's reduction during backward() as soon as it
+// and the buckets before it are complete.
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <torch/torch.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "psmflow/dist/grad_buckets.hpp"
 #include "psmflow/dist/grad_sync_backends.hpp"
 #include "psmflow/dist/mpi.hpp"
 #include "psmflow/dist/watchdog.hpp"
@@ -40,11 +45,29 @@ ncclDataType_t nccl_type(torch::ScalarType t) {
   throw std::runtime_error(std::string("NCCL gradient sync: unsupported dtype ") + c10::toString(t));
 }
 
-struct Bucket {
-  torch::ScalarType dtype;
-  std::vector<std::size_t> params;
-  std::size_t bytes = 0;
-  void* flat = nullptr;
+// A layout with its flat device buffers.
+struct Buckets {
+  Buckets(const std::vector<ParamShape>& shapes, const GradSyncOptions& opt)
+      : layout(plan_buckets(shapes, opt.first_bucket_bytes, opt.bucket_bytes)) {
+    for (const auto& b : layout.buckets) {
+      flat.push_back(nullptr);
+      PSMFLOW_CUDA(cudaMalloc(&flat.back(), b.bytes()));
+    }
+  }
+  ~Buckets() {
+    for (void* f : flat) cudaFree(f);
+  }
+  Buckets(const Buckets&) = delete;
+  Buckets& operator=(const Buckets&) = delete;
+  char* slot(std::size_t param) const {
+    const auto& b = layout.buckets[layout.bucket_of[param]];
+    return static_cast<char*>(flat[layout.bucket_of[param]]) + layout.offset_of[param] * b.element_size;
+  }
+  std::size_t bytes(std::size_t param) const {
+    return static_cast<std::size_t>(layout.shapes[param].numel) * layout.shapes[param].element_size;
+  }
+  BucketLayout layout;
+  std::vector<void*> flat;
 };
 
 class NcclGradSync : public GradSync {
@@ -63,12 +86,16 @@ class NcclGradSync : public GradSync {
     PSMFLOW_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   }
   ~NcclGradSync() override {
-    for (auto& b : buckets_) cudaFree(b.flat);
+    for (auto [k, handle] : hooks_) attached_[k].remove_hook(handle);
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    plain_.reset();
+    overlap_.reset();
     ncclCommDestroy(nccl_);
     cudaStreamDestroy(stream_);
   }
   int rank() const override { return rank_; }
   int world() const override { return world_; }
+  StepStats last_step() const override { return stats_; }
 
   void broadcast_parameters(const std::vector<torch::Tensor>& params) override {
     wait_for_torch();
@@ -80,17 +107,29 @@ class NcclGradSync : public GradSync {
     synchronize("ncclBroadcast of parameters");
   }
 
+  void overlap_backward(const std::vector<torch::Tensor>& params) override {
+    if (world_ == 1) return;
+    if (overlap_) throw std::logic_error("NCCL gradient sync: overlap_backward() called twice");
+    overlap_ = std::make_unique<Buckets>(shapes_of(params), opt_);
+    ready_ = std::make_unique<BucketReadiness>(overlap_->layout);
+    attached_ = params;
+    hooked_.assign(params.size(), 0);
+    events_.assign(params.size(), nullptr);
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      if (!params[k].requires_grad()) continue;  // takes no gradient: zeros every step
+      PSMFLOW_CUDA(cudaEventCreateWithFlags(&events_[k], cudaEventDisableTiming));
+      hooks_.emplace_back(k, params[k].register_hook([this, k](const torch::Tensor& g) { on_gradient(k, g); }));
+      hooked_[k] = 1;
+    }
+    start_step();
+  }
+
   void allreduce_gradients(const std::vector<torch::Tensor>& params) override {
     if (world_ == 1) return;
-    plan(params);
-    wait_for_torch();
-    for (auto& b : buckets_) {
-      copy(b, params, true);
-      std::size_t count = b.bytes / c10::elementSize(b.dtype);
-      PSMFLOW_NCCL(ncclAllReduce(b.flat, b.flat, count, nccl_type(b.dtype), ncclAvg, nccl_, stream_));
-    }
-    for (auto& b : buckets_) copy(b, params, false);
-    synchronize("ncclAllReduce of the gradient buckets");
+    if (overlap_ && is_overlapped(params)) return finish_overlapped(params);
+    if (arrived_ > 0)
+      throw std::logic_error("NCCL gradient sync: allreduce_gradients() got other parameters than overlap_backward()");
+    reduce_plain(params);
   }
 
   void allreduce_sum(std::vector<double>& values) override {
@@ -106,10 +145,19 @@ class NcclGradSync : public GradSync {
   }
 
  private:
+  // LibTorch's current stream on our device (the legacy default stream without its CUDA headers).
+  cudaStream_t torch_stream() const {
+#ifdef PSMFLOW_TORCH_CUDA
+    return c10::cuda::getCurrentCUDAStream(device_).stream();
+#else
+    return nullptr;
+#endif
+  }
+
   // Gradients are written by LibTorch's stream; the reductions must see them finished.
   void wait_for_torch() {
 #ifdef PSMFLOW_TORCH_CUDA
-    PSMFLOW_CUDA(cudaStreamSynchronize(c10::cuda::getCurrentCUDAStream(device_).stream()));
+    PSMFLOW_CUDA(cudaStreamSynchronize(torch_stream()));
 #else
     PSMFLOW_CUDA(cudaDeviceSynchronize());
 #endif
@@ -126,51 +174,111 @@ class NcclGradSync : public GradSync {
                                p.device().str());
   }
 
-  void plan(const std::vector<torch::Tensor>& params) {
-    std::vector<std::int64_t> shape;
+  std::vector<ParamShape> shapes_of(const std::vector<torch::Tensor>& params) const {
+    std::vector<ParamShape> out;
     for (const auto& p : params) {
       check_device(p);
-      shape.push_back(p.numel());
-      shape.push_back(static_cast<std::int64_t>(p.scalar_type()));
+      nccl_type(p.scalar_type());
+      out.push_back({p.numel(), static_cast<int>(p.scalar_type()), static_cast<std::size_t>(p.element_size())});
     }
-    if (shape == shape_) return;
-    shape_ = shape;
-    for (auto& b : buckets_) cudaFree(b.flat);
-    buckets_.clear();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      std::size_t bytes = static_cast<std::size_t>(params[i].numel()) * params[i].element_size();
-      bool fits = !buckets_.empty() && buckets_.back().dtype == params[i].scalar_type() &&
-                  buckets_.back().bytes + bytes <= opt_.bucket_bytes;
-      if (!fits) buckets_.push_back({params[i].scalar_type(), {}, 0, nullptr});
-      buckets_.back().params.push_back(i);
-      buckets_.back().bytes += bytes;
-    }
-    for (auto& b : buckets_) PSMFLOW_CUDA(cudaMalloc(&b.flat, b.bytes));
+    return out;
   }
 
-  // pack = gradients into the bucket (missing gradient = zeros), else the bucket back into them.
-  void copy(Bucket& b, const std::vector<torch::Tensor>& params, bool pack) {
-    std::size_t offset = 0;
-    for (std::size_t i : b.params) {
-      auto p = params[i];
-      std::size_t bytes = static_cast<std::size_t>(p.numel()) * p.element_size();
-      char* slot = static_cast<char*>(b.flat) + offset;
-      if (!p.grad().defined()) {
-        if (pack)
-          PSMFLOW_CUDA(cudaMemsetAsync(slot, 0, bytes, stream_));
-        else
-          p.mutable_grad() = torch::zeros_like(p);
-      }
-      if (p.grad().defined()) {
-        if (!p.grad().is_contiguous()) throw std::runtime_error("NCCL gradient sync needs contiguous gradients");
-        void* grad = p.grad().data_ptr();
-        if (pack)
-          PSMFLOW_CUDA(cudaMemcpyAsync(slot, grad, bytes, cudaMemcpyDeviceToDevice, stream_));
-        else
-          PSMFLOW_CUDA(cudaMemcpyAsync(grad, slot, bytes, cudaMemcpyDeviceToDevice, stream_));
-      }
-      offset += bytes;
+  void start(const Buckets& bk, std::size_t i) {
+    const auto& b = bk.layout.buckets[i];
+    PSMFLOW_NCCL(ncclAllReduce(bk.flat[i], bk.flat[i], static_cast<std::size_t>(b.numel),
+                               nccl_type(static_cast<torch::ScalarType>(b.dtype)), ncclAvg, nccl_, stream_));
+  }
+
+  // The averaged buckets become the parameters' gradients (a missing one is created), then waits.
+  void unpack(const Buckets& bk, const std::vector<torch::Tensor>& params, const char* what) {
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      auto p = params[k];
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      if (!p.grad().is_contiguous()) throw std::runtime_error("NCCL gradient sync needs contiguous gradients");
+      PSMFLOW_CUDA(cudaMemcpyAsync(p.grad().data_ptr(), bk.slot(k), bk.bytes(k), cudaMemcpyDeviceToDevice, stream_));
     }
+    synchronize(what);
+  }
+
+  void reduce_plain(const std::vector<torch::Tensor>& params) {
+    auto shapes = shapes_of(params);
+    if (!plain_ || !same_shapes(plain_->layout.shapes, shapes)) plain_ = std::make_unique<Buckets>(shapes, opt_);
+    wait_for_torch();
+    for (std::size_t i = 0; i < plain_->layout.buckets.size(); ++i) {
+      for (std::size_t k : plain_->layout.buckets[i].params) {
+        const auto& g = params[k].grad();
+        if (!g.defined()) {
+          PSMFLOW_CUDA(cudaMemsetAsync(plain_->slot(k), 0, plain_->bytes(k), stream_));
+          continue;
+        }
+        if (!g.is_contiguous()) throw std::runtime_error("NCCL gradient sync needs contiguous gradients");
+        PSMFLOW_CUDA(
+            cudaMemcpyAsync(plain_->slot(k), g.data_ptr(), plain_->bytes(k), cudaMemcpyDeviceToDevice, stream_));
+      }
+      start(*plain_, i);
+    }
+    unpack(*plain_, params, "ncclAllReduce of the gradient buckets");
+    stats_ = {plain_->layout.buckets.size(), 0};
+  }
+
+  bool is_overlapped(const std::vector<torch::Tensor>& params) const {
+    if (params.size() != attached_.size()) return false;
+    for (std::size_t k = 0; k < params.size(); ++k)
+      if (!params[k].is_same(attached_[k])) return false;
+    return true;
+  }
+
+  // A new step: parameters that take no gradient are zeros from the start.
+  void start_step() {
+    ready_->reset();
+    arrived_ = 0;
+    for (std::size_t k = 0; k < attached_.size(); ++k) {
+      if (hooked_[k]) continue;
+      PSMFLOW_CUDA(cudaMemsetAsync(overlap_->slot(k), 0, overlap_->bytes(k), stream_));
+      ready_->mark_ready(k);
+    }
+  }
+
+  // Runs inside backward() (on the autograd engine's thread for this device), once per parameter.
+  // The copy is queued on LibTorch's stream, after the kernel that made the gradient and before
+  // the caching allocator may reuse its memory; our stream waits for it with an event.
+  void on_gradient(std::size_t k, const torch::Tensor& grad) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_->mark_ready(k);  // first: a second gradient must not touch a bucket being reduced
+    ++arrived_;
+    cudaStream_t producer = torch_stream();
+    if (grad.defined()) {
+      torch::Tensor g = grad.contiguous();
+      PSMFLOW_CUDA(
+          cudaMemcpyAsync(overlap_->slot(k), g.data_ptr(), overlap_->bytes(k), cudaMemcpyDeviceToDevice, producer));
+    } else {
+      PSMFLOW_CUDA(cudaMemsetAsync(overlap_->slot(k), 0, overlap_->bytes(k), producer));
+    }
+    PSMFLOW_CUDA(cudaEventRecord(events_[k], producer));
+    PSMFLOW_CUDA(cudaStreamWaitEvent(stream_, events_[k], 0));
+    for (std::size_t i : ready_->take_startable()) start(*overlap_, i);
+  }
+
+  void finish_overlapped(const std::vector<torch::Tensor>& params) {
+    std::lock_guard<std::mutex> lock(mu_);
+    wait_for_torch();
+    stats_ = {overlap_->layout.buckets.size(), ready_->started()};
+    for (std::size_t i : ready_->take_rest()) {
+      for (std::size_t k : overlap_->layout.buckets[i].params)
+        if (!ready_->is_ready(k))  // no gradient this step
+          PSMFLOW_CUDA(cudaMemsetAsync(overlap_->slot(k), 0, overlap_->bytes(k), stream_));
+      start(*overlap_, i);
+    }
+    unpack(*overlap_, params, "ncclAllReduce of the gradient buckets");
+    start_step();
+  }
+
+  static bool same_shapes(const std::vector<ParamShape>& a, const std::vector<ParamShape>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (a[i].numel != b[i].numel || a[i].dtype != b[i].dtype) return false;
+    return true;
   }
 
   GradSyncOptions opt_;
@@ -179,8 +287,17 @@ class NcclGradSync : public GradSync {
   int rank_ = 0, world_ = 1;
   ncclComm_t nccl_ = nullptr;
   cudaStream_t stream_ = nullptr;
-  std::vector<std::int64_t> shape_;
-  std::vector<Bucket> buckets_;
+  std::unique_ptr<Buckets> plain_;
+  StepStats stats_;
+  // Overlapped path.
+  std::unique_ptr<Buckets> overlap_;
+  std::unique_ptr<BucketReadiness> ready_;
+  std::size_t arrived_ = 0;                              // gradients that came through the hooks this step
+  std::vector<torch::Tensor> attached_;                  // the parameters given to overlap_backward()
+  std::vector<char> hooked_;                             // per parameter: has a hook
+  std::vector<cudaEvent_t> events_;                      // per hooked parameter: its copy is queued
+  std::vector<std::pair<std::size_t, unsigned>> hooks_;  // (parameter, hook handle)
+  std::mutex mu_;
 };
 
 }  // namespace

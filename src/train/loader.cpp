@@ -7,7 +7,8 @@ namespace psmflow::train {
 std::int64_t steps_in_epoch(std::int64_t pairs, int batch) { return (pairs + batch - 1) / batch; }
 
 Batch make_batch(const FrameStore& frames, const std::vector<Pair>& pairs, int batch, std::int64_t step,
-                 unsigned long long seed, int epoch, bool augment, const AugmentParams& params) {
+                 unsigned long long seed, int epoch, bool augment, const AugmentParams& params,
+                 std::int64_t first_slot) {
   const std::int64_t begin = step * batch;
   const std::int64_t b = std::min<std::int64_t>(batch, static_cast<std::int64_t>(pairs.size()) - begin);
   const std::int64_t image = 3 * kImageSize * kImageSize;
@@ -22,8 +23,9 @@ Batch make_batch(const FrameStore& frames, const std::vector<Pair>& pairs, int b
     const Pair& pr = pairs[begin + k];
     if (augment) {
       // One generator per image slot: batches do not depend on which thread built them or when.
-      std::mt19937_64 r0(mix_seed(seed, epoch, step, 2 * k));
-      std::mt19937_64 r1(mix_seed(seed, epoch, step, 2 * k + 1));
+      const auto slot = static_cast<unsigned long long>(first_slot + k);
+      std::mt19937_64 r0(mix_seed(seed, epoch, step, 2 * slot));
+      std::mt19937_64 r1(mix_seed(seed, epoch, step, 2 * slot + 1));
       augment_image(frames.frame(pr.a), size, r0, p0 + k * image, params);
       augment_image(frames.frame(pr.b), size, r1, p1 + k * image, params, pr.flip_b);
     } else {
@@ -35,13 +37,14 @@ Batch make_batch(const FrameStore& frames, const std::vector<Pair>& pairs, int b
 }
 
 BatchLoader::BatchLoader(const FrameStore& frames, std::vector<Pair> pairs, int batch, unsigned long long seed,
-                         int epoch, bool augment, std::int64_t first_step, int depth)
+                         int epoch, bool augment, std::int64_t first_step, int depth, std::int64_t first_slot)
     : frames_(frames),
       pairs_(std::move(pairs)),
       batch_(batch),
       seed_(seed),
       epoch_(epoch),
       augment_(augment),
+      first_slot_(first_slot),
       next_step_(first_step),
       end_step_(steps_in_epoch(static_cast<std::int64_t>(pairs_.size()), batch)),
       depth_(depth > 0 ? depth : 0),
@@ -59,7 +62,7 @@ BatchLoader::~BatchLoader() {
 }
 
 Batch BatchLoader::build(std::int64_t step) const {
-  return make_batch(frames_, pairs_, batch_, step, seed_, epoch_, augment_);
+  return make_batch(frames_, pairs_, batch_, step, seed_, epoch_, augment_, {}, first_slot_);
 }
 
 void BatchLoader::produce() {

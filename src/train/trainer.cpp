@@ -177,7 +177,8 @@ void Trainer::run_epoch(int epoch, std::int64_t first_step, TrainState& state, T
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 
-  BatchLoader loader(frames_, std::move(pairs), t.batch, opt_.seed, epoch, t.augment, first_step, opt_.loader_depth);
+  BatchLoader loader(frames_, std::move(pairs), t.batch, opt_.seed, epoch, t.augment, first_step, opt_.loader_depth,
+                     opt_.first_slot);
   std::int64_t step = first_step;
   while (auto batch = loader.next()) {
     auto x0 = batch->x0.to(opt_.device);

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "psmflow/dist/gm_sampler.hpp"
+#include "psmflow/dist/grad_buckets.hpp"
 #include "psmflow/dist/grad_sync_backends.hpp"
 
 using namespace psmflow::dist;
@@ -74,6 +75,108 @@ TEST(GradSyncMpi, FactoryPicksMpiForTheCpu) {
     MPI_Comm_size(MPI_COMM_WORLD, &w);
     return w;
   }());
+}
+
+// ---- Overlapped path (hooks during backward) == plain path ----------------------------------
+
+namespace {
+
+// Parameters of a small model: `unused` never takes part in the loss; `sometimes` only on ranks
+// other than 0, so its bucket completes during backward on some ranks and only at the end on
+// rank 0 (the collective order must not differ). Listed unused-first, so its bucket is the last.
+struct HookNet {
+  torch::Tensor unused = torch::full({3}, 0.5).requires_grad_();
+  torch::Tensor w1 = torch::linspace(-1, 1, 24).view({4, 6}).requires_grad_();
+  torch::Tensor b1 = torch::full({6}, 0.1).requires_grad_();
+  torch::Tensor sometimes = torch::full({6}, 0.2).requires_grad_();
+  torch::Tensor w2 = torch::linspace(1, -1, 6).view({6, 1}).requires_grad_();
+  torch::Tensor w3 = torch::ones({1}, torch::kDouble).requires_grad_();  // another dtype
+  std::vector<torch::Tensor> params() const { return {unused, w1, b1, sometimes, w2, w3}; }
+
+  void backward(int rank, int step) {
+    auto x = torch::sin(torch::arange(20, torch::kFloat).view({5, 4}) * (0.3 + 0.1 * rank) + step);
+    auto h = torch::tanh(x.matmul(w1) + b1);
+    if (rank != 0) h = h * sometimes;
+    auto y = h.matmul(w2).sum().to(torch::kDouble) * w3;
+    (y * y).sum().backward();
+  }
+};
+
+HookNet copy_of(const HookNet& n) {
+  HookNet c;
+  torch::NoGradGuard g;
+  auto from = n.params(), to = c.params();
+  for (std::size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+  return c;
+}
+
+// Buckets that can start during backward(): all before the first one holding a parameter without
+// a gradient on this rank (`unused` everywhere, `sometimes` on rank 0).
+std::size_t startable_in_backward(const HookNet& n, int rank) {
+  std::vector<ParamShape> shapes;
+  for (const auto& p : n.params())
+    shapes.push_back({p.numel(), static_cast<int>(p.scalar_type()), static_cast<std::size_t>(p.element_size())});
+  GradSyncOptions o = small_buckets();
+  BucketLayout L = plan_buckets(shapes, o.first_bucket_bytes, o.bucket_bytes);
+  return std::min(L.bucket_of[0], rank == 0 ? L.bucket_of[3] : L.bucket_of[0]);
+}
+
+void zero_grads(const std::vector<torch::Tensor>& params) {
+  for (auto p : params)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+}  // namespace
+
+TEST(GradSyncMpi, OverlappedBackwardAveragesLikeThePlainPath) {
+  auto plain = make_mpi_grad_sync(MPI_COMM_WORLD, small_buckets());
+  auto overlapped = make_mpi_grad_sync(MPI_COMM_WORLD, small_buckets());
+  const int r = plain->rank(), w = plain->world();
+  HookNet a, b = copy_of(a);
+  overlapped->overlap_backward(b.params());
+  for (int step = 0; step < 3; ++step) {  // later steps reuse the buckets after a reset
+    zero_grads(a.params());
+    zero_grads(b.params());
+    a.backward(r, step);
+    plain->allreduce_gradients(a.params());
+    b.backward(r, step);
+    overlapped->allreduce_gradients(b.params());
+    auto pa = a.params(), pb = b.params();
+    for (std::size_t i = 0; i < pa.size(); ++i) {
+      // One rank averages nothing: an unused parameter keeps no gradient on either path.
+      ASSERT_EQ(pa[i].grad().defined(), pb[i].grad().defined()) << "parameter " << i;
+      if (!pa[i].grad().defined()) continue;
+      EXPECT_TRUE(torch::allclose(pa[i].grad(), pb[i].grad(), 1e-6, 1e-7))
+          << "parameter " << i << " step " << step << " rank " << r << " differs by "
+          << (pa[i].grad() - pb[i].grad()).abs().max().item<double>();
+    }
+    if (w == 1) continue;  // one rank: nothing to average, no buckets
+    EXPECT_EQ(pb[0].grad().abs().sum().item<double>(), 0.0) << "the unused parameter counts as zeros";
+    EXPECT_GT(pb[3].grad().abs().sum().item<double>(), 0.0) << "the average of ranks that used it";
+    auto stats = overlapped->last_step();
+    EXPECT_EQ(stats.buckets, 6u);
+    EXPECT_EQ(stats.started_in_backward, startable_in_backward(b, r)) << "rank " << r << " step " << step;
+  }
+}
+
+TEST(GradSyncMpi, OverlappedBackwardRejectsASecondGradientInOneStep) {
+  auto sync = make_mpi_grad_sync(MPI_COMM_WORLD, small_buckets());
+  if (sync->world() == 1) GTEST_SKIP() << "one rank averages nothing and sets no hooks";
+  HookNet n;
+  sync->overlap_backward(n.params());
+  n.backward(sync->rank(), 0);
+  try {
+    n.backward(sync->rank(), 1);
+    ADD_FAILURE() << "a second backward() in one step was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("arrived twice"), std::string::npos) << e.what();
+  }
+  // The step still completes on every rank (same collectives everywhere), and the next works.
+  sync->allreduce_gradients(n.params());
+  zero_grads(n.params());
+  n.backward(sync->rank(), 2);
+  sync->allreduce_gradients(n.params());
+  EXPECT_EQ(sync->last_step().started_in_backward, startable_in_backward(n, sync->rank()));
 }
 
 // ---- GM equivalence: K ranks x batch B == 1 rank x batch K*B -------------------------------

@@ -31,7 +31,10 @@ class GmSampler {
   std::int64_t steps_per_epoch() const;               // global batches; a last partial one is dropped
   std::vector<GmItem> global_epoch(int epoch) const;  // epoch is 1-based; steps*world*batch items
   std::vector<GmItem> rank_epoch(int epoch) const;    // this rank's steps*batch items, batch after batch
-  std::int64_t delta(int epoch, int subject) const;   // GM-CTL offset, capped at frames-1
+  // Position of this rank's first item in every global batch: the loader keys augmentation draws
+  // by it (train::TrainOptions::first_slot), so ranks draw their own and K x B draws as 1 x K*B.
+  std::int64_t first_slot() const { return static_cast<std::int64_t>(s_.rank) * s_.batch; }
+  std::int64_t delta(int epoch, int subject) const;  // GM-CTL offset, capped at frames-1
   std::string describe() const;
   const GmSamplerSetup& setup() const { return s_; }
 

@@ -1,6 +1,8 @@
 // Prepares training batches ahead of compute on one thread, through a bounded queue. Every batch
 // is a pure function of (seed, epoch, step): augmentation draws come from mix_seed(seed, epoch,
 // step, slot), so the batches are the same whether the thread runs ahead, or not at all.
+// Data-parallel ranks pass first_slot = their first slot in the global batch (rank × batch), so
+// each rank draws its own augmentations and K ranks × batch B draw those of 1 rank × K·B.
 #pragma once
 #include <torch/torch.h>
 
@@ -25,7 +27,8 @@ struct Batch {
 
 // Builds batch `step` of an epoch's pair list (pairs [step*batch, (step+1)*batch)).
 Batch make_batch(const FrameStore& frames, const std::vector<Pair>& pairs, int batch, std::int64_t step,
-                 unsigned long long seed, int epoch, bool augment, const AugmentParams& params = {});
+                 unsigned long long seed, int epoch, bool augment, const AugmentParams& params = {},
+                 std::int64_t first_slot = 0);
 
 std::int64_t steps_in_epoch(std::int64_t pairs, int batch);  // the last batch may be short
 
@@ -33,7 +36,7 @@ class BatchLoader {
  public:
   // Yields steps first_step .. steps_in_epoch-1; depth = batches prepared ahead (0 = no thread).
   BatchLoader(const FrameStore& frames, std::vector<Pair> pairs, int batch, unsigned long long seed, int epoch,
-              bool augment, std::int64_t first_step, int depth);
+              bool augment, std::int64_t first_step, int depth, std::int64_t first_slot = 0);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -49,6 +52,7 @@ class BatchLoader {
   unsigned long long seed_;
   int epoch_;
   bool augment_;
+  std::int64_t first_slot_;
   std::int64_t next_step_, end_step_;
   std::size_t depth_;
   std::thread thread_;

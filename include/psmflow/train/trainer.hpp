@@ -45,6 +45,8 @@ struct TrainOptions {
   int loader_depth = 2;  // batches prepared ahead on the loader thread; 0 = build them inline
   int sample_frames = 8;  // columns of the sample grid
   std::string label;      // for log lines, e.g. "S01 psm"
+  // Data-parallel: this rank's first slot in the global batch, which keys augmentation (loader.hpp).
+  std::int64_t first_slot = 0;
 };
 
 struct TrainResult {
