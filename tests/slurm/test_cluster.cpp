@@ -173,6 +173,21 @@ std::map<std::string, std::string> job_states(const fs::path& run) {
   return states;
 }
 
+// Waits (up to 30 s) until no job or task of the run is pending, running or completing; their states.
+std::map<std::string, std::string> all_jobs_ended(const fs::path& run) {
+  static const std::set<std::string> active = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED"};
+  std::map<std::string, std::string> states;
+  wait_for(
+      [&] {
+        states = job_states(run);
+        for (const auto& [job, state] : states)
+          if (active.count(state)) return false;
+        return true;
+      },
+      30);
+  return states;
+}
+
 std::vector<int> one_to(int n) {
   std::vector<int> v(n);
   for (int i = 0; i < n; ++i) v[i] = i + 1;
@@ -366,6 +381,9 @@ TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
   ASSERT_NO_FATAL_FAILURE(submit_and_cancel_shard1_mid_training(c));
   ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 120)) << logs(c.run);
   EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["missing"], "S02,S04");
+  // The collector did its work (a report listing what is missing): its job succeeded.
+  std::string collector = jobs_json(c.run)["rounds"][0]["collect"];
+  EXPECT_EQ(all_jobs_ended(c.run)[collector], "COMPLETED") << logs(c.run);
   json s = status_json(c.run);
   EXPECT_EQ(s["stages"]["psm"]["interrupted"], 1) << s.dump(2);
   EXPECT_EQ(s["unfinished_shards"], json({1}));
@@ -431,21 +449,6 @@ TEST(SlurmCluster, RealRunTimeLimitRequeueContinuesFromCheckpoint) {
 
 // A synthetic cohort of 4 people (60 frames of 160x120 each) and configs/demo.toml (tiny preset)
 // with training cut to seconds, in 2 shards of 2 subjects. Returns the config file.
-// Waits (up to 30 s) until no job or task of the run is pending, running or completing; their states.
-std::map<std::string, std::string> all_jobs_ended(const fs::path& run) {
-  static const std::set<std::string> active = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED"};
-  std::map<std::string, std::string> states;
-  wait_for(
-      [&] {
-        states = job_states(run);
-        for (const auto& [job, state] : states)
-          if (active.count(state)) return false;
-        return true;
-      },
-      30);
-  return states;
-}
-
 fs::path real_cohort(const fs::path& dir) {
   auto synth = test::run_psmflow("-q synth --out " + q(dir / "data") + " --subjects 4 --frames 60 --size 160x120");
   EXPECT_EQ(synth.exit_code, 0) << synth.output;
