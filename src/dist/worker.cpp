@@ -40,6 +40,12 @@ void forward_stop(const Child& child) {
   child.signal_group(train::stop_signal());
 }
 
+// Exit 3 (interrupted with a checkpoint) or death by SIGTERM/SIGUSR2: a stop signal reached the stage.
+bool stopped_by_signal(const ChildExit& e) {
+  if (e.signaled) return e.signal == SIGTERM || e.signal == SIGUSR2;
+  return e.code == train::kExitInterrupted;
+}
+
 [[noreturn]] void throw_stopped(const std::string& what) {
   throw std::runtime_error("stopped by " + signal_name(train::stop_signal()) + ": " + what);
 }
@@ -147,6 +153,14 @@ std::optional<ChainResult> Worker::poll() {
   forward_stop(*child_);
   std::optional<ChildExit> e = child_->poll();
   if (!e) return std::nullopt;
+  if (!train::stop_requested() && stopped_by_signal(*e)) {
+    // scancel and Slurm's time limit signal every process of the step, so the stage may stop
+    // before this process hears of it: that is this process's stop too, not a crash to retry
+    // (a retry would start training again only to be stopped).
+    spdlog::warn("{} {}: {}, stopped by a signal; stopping this rank too", current_.subject,
+                 chain_by_id(current_.chain).at(step_).record, e->describe());
+    train::request_stop(e->signaled ? e->signal : SIGTERM);
+  }
   if (train::stop_requested()) {
     std::string how = e->describe() + " [log " + output_.string() + "]";
     ChainResult r = *finish(ChainOutcome::crashed, "stopped by " + signal_name(train::stop_signal()) + ", " + how);

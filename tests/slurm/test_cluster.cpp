@@ -1,6 +1,9 @@
 // On a real Slurm (a private single-node cluster per test, tools/slurm-cluster): submit, status,
-// resume, failures, time-limit requeues and array splitting. The stages are the stand-in
-// tests/slurm/standin.sh ([slurm] psmflow_bin), which writes manifest records as the stages do.
+// resume, failures, time-limit requeues and array splitting. RealPipeline... runs the real pipeline
+// on a tiny synthetic cohort; the others swap the stages for stand-ins to reach failures,
+// cancellations and time limits in seconds: tests/slurm/standin.sh in place of `psmflow run`
+// ([slurm] psmflow_bin), or the real `psmflow run` with the stage commands swapped for
+// tests/slurm/stage_standin.cpp (PSMFLOW_TEST_STAGE_CMD); both write manifest records as the stages do.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -473,7 +476,7 @@ TEST(SlurmCluster, RealPipelineFourSubjectsTwoShardsTinyPreset) {
   fs::path run = dir / "run";
   auto sub = test::run_psmflow("submit " + q(config));
   ASSERT_EQ(sub.exit_code, 0) << sub.output;
-  ASSERT_TRUE(wait_for([&] { return stage_done(run, "_run", "collect"); }, 280)) << logs(run);
+  ASSERT_TRUE(wait_for([&] { return stage_done(run, "_run", "collect"); }, 360)) << logs(run);
 
   const std::vector<std::string> ids = {"S01", "S02", "S03", "S04"};
   for (const auto& id : ids)

@@ -32,13 +32,15 @@ std::string run_command(const fs::path& dir) {
 }
 
 // Starts `psmflow run` in the background, waits for S01's first training checkpoint, sends `sig` to
-// `psmflow run` alone (never to the stage), waits for it and prints "exit N".
-test::CommandResult run_and_signal(const fs::path& dir, const std::string& sig) {
+// `psmflow run` alone (to_stage: to the training stage alone, pid from its manifest record), waits
+// for `psmflow run` and prints "exit N".
+test::CommandResult run_and_signal(const fs::path& dir, const std::string& sig, bool to_stage = false) {
+  std::string target = to_stage ? "$(sed -n 's/^ *\"pid\": \\([0-9]*\\).*/\\1/p' run/manifest/S01/psm.json)" : "$pid";
   return test::run_shell(run_command(dir) +
                          " >run.log 2>&1 & pid=$!; "
                          "for i in $(seq 300); do [ -s run/subjects/S01/psm/checkpoint ] && break; sleep 0.1; done; "
                          "kill -" +
-                         sig + " $pid; wait $pid; echo \"exit $?\"");
+                         sig + " " + target + "; wait $pid; echo \"exit $?\"");
 }
 
 json record(const fs::path& run, const std::string& subject, const std::string& stage) {
@@ -78,6 +80,21 @@ void expect_passed_on(const std::string& sig, int number, bool rerun) {
 TEST(SlurmRunProcess, Usr2ToPsmflowRunReachesTheTrainingStage) { expect_passed_on("USR2", SIGUSR2, true); }
 
 TEST(SlurmRunProcess, TermToPsmflowRunReachesTheTrainingStage) { expect_passed_on("TERM", SIGTERM, false); }
+
+// scancel and the time limit signal every process of the step: the stage may stop first. Its exit 3
+// stops `psmflow run` too, instead of counting as a crash that is retried.
+TEST(SlurmRunProcess, StageStoppedBeforePsmflowRunIsNotRetried) {
+  test::ScratchDir dir;
+  write_cohort(dir.path(), "slow 200\n", "");
+  auto r = run_and_signal(dir.path(), "TERM", true);
+  std::string log = fs::exists(dir / "run.log") ? read_file(dir / "run.log") : "";
+  EXPECT_EQ(r.output, "exit 3\n") << log;
+  json psm = record(dir / "run", "S01", "psm");
+  EXPECT_EQ(psm["status"], "interrupted") << psm.dump(1);
+  EXPECT_EQ(psm["attempt"], 1) << "retried: " << log;
+  EXPECT_EQ(log.find("retrying"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(dir / "run/manifest/S02")) << log;
+}
 
 // The collector (a Slurm job of its own) exits 0 when it has reported what is there, although a
 // subject failed upstream: that failure is its array task's, recorded and shown by `status`.
