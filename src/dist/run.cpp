@@ -6,10 +6,10 @@
 #include <chrono>
 #include <thread>
 
-#include "psmflow/torch_plugin.hpp"
 #include "psmflow/dist/mpi.hpp"
 #include "psmflow/error.hpp"
 #include "psmflow/log.hpp"
+#include "psmflow/torch_plugin.hpp"
 #include "psmflow/train/stop.hpp"
 
 namespace psmflow::dist {

@@ -70,8 +70,9 @@ int train_slow(Manifest& m, const RunDir& run, const Config& cfg, const std::str
   for (; epoch < epochs; ++epoch) {
     for (int t = 0; t < 3 && !g_stop; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (g_stop) {
-      m.finish_failed(r, "interrupted by signal " + std::to_string(g_stop) + " at epoch " + std::to_string(epoch) +
-                             "; checkpoint kept",
+      m.finish_failed(r,
+                      "interrupted by signal " + std::to_string(g_stop) + " at epoch " + std::to_string(epoch) +
+                          "; checkpoint kept",
                       Status::interrupted);
       return 3;
     }
@@ -124,7 +125,8 @@ int run(const Args& a) {
     return stage(id, stage::embed_gm,
                  [&] { return write_output(run.subject_dir(id) / "embeddings-gm.txt", "gm emb"); });
   if (a.command == "embed" && a.untrained)
-    return stage(id, "embed-untrained", [&] { return write_output(run.subject_dir(id) / "embeddings-untrained.txt", "u"); });
+    return stage(id, "embed-untrained",
+                 [&] { return write_output(run.subject_dir(id) / "embeddings-untrained.txt", "u"); });
   if (a.command == "embed")
     return stage(id, stage::embed, [&] { return write_output(run.embeddings(id), "embeddings of " + id); });
   if (a.command == "evaluate") return stage(id, stage::evaluate, [&] { return write_output(run.eval_json(id), "{}"); });

@@ -12,8 +12,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <regex>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>

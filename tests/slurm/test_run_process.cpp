@@ -21,7 +21,8 @@ std::string q(const fs::path& p) { return test::shell_quote(p.string()); }
 void write_cohort(const fs::path& dir, const std::string& s01, const std::string& s02) {
   test::write_text(dir / "data/S01.avi", s01);
   test::write_text(dir / "data/S02.avi", s02);
-  test::write_text(dir / "c.toml", "[run]\nrun_dir = \"run\"\n[data]\nids = [\"S01\", \"S02\"]\ninput = \"data/{id}.avi\"\n");
+  test::write_text(dir / "c.toml",
+                   "[run]\nrun_dir = \"run\"\n[data]\nids = [\"S01\", \"S02\"]\ninput = \"data/{id}.avi\"\n");
 }
 
 // "cd DIR || exit 1; HOOK=... psmflow run c.toml": a simple command, so that `... & pid=$!` is its pid.
