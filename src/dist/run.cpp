@@ -3,12 +3,14 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
-#include "psmflow/torch_plugin.hpp"
 #include "psmflow/dist/mpi.hpp"
 #include "psmflow/error.hpp"
 #include "psmflow/log.hpp"
+#include "psmflow/torch_plugin.hpp"
+#include "psmflow/train/stop.hpp"
 
 namespace psmflow::dist {
 namespace {
@@ -59,6 +61,22 @@ int bcast_int(int value, MPI_Comm comm) {
   return value;
 }
 
+// Waits for a run-level child, passing a stop signal (SIGUSR2/SIGTERM) on to it once. Not by
+// throwing as the workers do: the other ranks wait in a broadcast of this child's outcome.
+ChildExit wait_passing_on_stop(Child child, const std::string& record) {
+  bool passed = false;
+  for (;;) {
+    if (auto e = child.poll()) return *e;
+    if (train::stop_requested() && !passed) {
+      spdlog::warn("{}: passing {} on to the {} command (pid {})", record, signal_name(train::stop_signal()), record,
+                   child.pid());
+      child.signal_group(train::stop_signal());
+      passed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 // A run-level stage (GM training under the test hook, collect) as one child process on rank 0.
 int run_level_child(const WorkerSetup& setup, const std::vector<std::string>& args, const std::string& record) {
   ChildSpec spec;
@@ -74,7 +92,11 @@ int run_level_child(const WorkerSetup& setup, const std::vector<std::string>& ar
     spec.env["PSMFLOW_ATTEMPT"] = "1";
   }
   spec.output = setup.output_dir / (record + ".log");
-  ChildExit e = Child::spawn(spec).wait();
+  ChildExit e = wait_passing_on_stop(Child::spawn(spec), record);
+  if (train::stop_requested()) {
+    spdlog::warn("{}: stopped by {} ({})", record, signal_name(train::stop_signal()), e.describe());
+    return train::kExitInterrupted;
+  }
   if (e.ok()) return kExitOk;
   std::string error = e.describe();
   std::string tail = tail_lines(spec.output, 3);
@@ -124,7 +146,9 @@ int gm_phase(const Config& cfg, const RunOptions& opt, const WorkerSetup& setup,
   RunDir run(cfg.run.run_dir);
   Manifest m(run);
   int rc = torch_plugin().run_gm_training(cfg, run, m);  // collective over MPI_COMM_WORLD
-  return rc == 3 ? kExitStageFailed : rc;
+  // 3: stopped by a signal with a checkpoint (the trainer agrees on it across ranks).
+  if (rc == train::kExitInterrupted) return train::stop_requested() ? train::kExitInterrupted : kExitStageFailed;
+  return rc;
 }
 
 int collect_phase(const RunOptions& opt, const WorkerSetup& setup, MPI_Comm comm, int rank) {
@@ -185,7 +209,25 @@ WorkerSetup worker_setup(const Config& cfg, const RunOptions& opt, const RunDir&
   return s;
 }
 
-int run_pipeline(const Config& cfg, const RunOptions& opt, MPI_Comm comm) {
+namespace {
+
+constexpr std::chrono::seconds kStopBarrierTimeout{120};
+
+// A barrier that gives up after `timeout` (false), sleeping while it waits.
+bool barrier_within(MPI_Comm comm, std::chrono::seconds timeout) {
+  MPI_Request req;
+  PSMFLOW_MPI(MPI_Ibarrier(comm, &req));
+  auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int done = 0;
+    PSMFLOW_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+    if (done) return true;
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+int run_phases(const Config& cfg, const RunOptions& opt, MPI_Comm comm) {
   RankInfo info = rank_info(comm);
   RunDir run(cfg.run.run_dir);
   WorkerSetup setup = worker_setup(cfg, opt, run, comm);
@@ -217,13 +259,42 @@ int run_pipeline(const Config& cfg, const RunOptions& opt, MPI_Comm comm) {
   if (all || opt.stage == "collect") {
     std::vector<std::string> ready;  // only the master's list is used
     if (info.rank == 0) ready = ready_for_gm_chain(cfg, run, subjects);
-    if (bcast_int(info.rank == 0 && ready.size() < subjects.size(), comm)) exit = std::max(exit, int(kExitStageFailed));
+    // Subjects missing here failed upstream, where they were recorded (and their job shows it). The
+    // collector alone (--stage collect, its own Slurm job) succeeds when it has embedded, evaluated
+    // and reported what is there, the report listing what is missing; `status` shows the failures.
+    if (bcast_int(info.rank == 0 && all && ready.size() < subjects.size(), comm))
+      exit = std::max(exit, int(kExitStageFailed));
     PhaseSummary s = run_chain_phase(cfg, opt, setup, 1, ready, comm);
     exit = std::max(exit, phase_exit(s));
     if (s.stopped) return kExitUsage;
     if (!opt.shard) exit = std::max(exit, collect_phase(opt, setup, comm, info.rank));
   }
   return exit;
+}
+
+}  // namespace
+
+int run_pipeline(const Config& cfg, const RunOptions& opt, MPI_Comm comm) {
+  // SIGUSR2 (Slurm's warning before a time limit, through srun) and SIGTERM (scancel, mpirun) no
+  // longer end this process at once: the workers pass them on to their stage children, which
+  // checkpoint, and the run ends with 3 once they have exited.
+  train::install_stop_handlers();
+  try {
+    return run_phases(cfg, opt, comm);
+  } catch (const std::exception& e) {
+    if (!train::stop_requested()) throw;
+    spdlog::warn("{}; the run stops here (exit {}) and continues from its checkpoints when rerun", e.what(),
+                 train::kExitInterrupted);
+    // srun and mpirun signal every rank, and each ends here once its stage child has exited. A
+    // signal that reached only some ranks would leave the others waiting for them forever: after a
+    // while the job is ended instead (the stopped ranks' children have written their checkpoints).
+    if (rank_info(comm).world > 1 && !barrier_within(comm, kStopBarrierTimeout)) {
+      spdlog::critical("not every rank was stopped by the signal within {} s; ending the job",
+                       kStopBarrierTimeout.count());
+      MPI_Abort(comm, train::kExitInterrupted);
+    }
+    return train::kExitInterrupted;
+  }
 }
 
 }  // namespace psmflow::dist

@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "psmflow/dist/run.hpp"
 #include "psmflow/log.hpp"
+#include "psmflow/train/stop.hpp"
 
 namespace psmflow::dist {
 namespace {
@@ -23,6 +25,38 @@ ChainOutcome outcome_from_string(const std::string& s) {
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The child a stop signal was last passed on to: each child gets it once (repeated signals would
+// interrupt its checkpoint writes for nothing).
+pid_t g_stop_forwarded_to = 0;
+
+// SIGUSR2 / SIGTERM to `psmflow run` (Slurm's time-limit warning through srun, scancel, mpirun)
+// go on to the running stage child's process group: training checkpoints and exits 3.
+void forward_stop(const Child& child) {
+  if (!train::stop_requested() || g_stop_forwarded_to == child.pid()) return;
+  g_stop_forwarded_to = child.pid();
+  spdlog::warn("{}: passing it on to the running stage (pid {})", signal_name(train::stop_signal()), child.pid());
+  child.signal_group(train::stop_signal());
+}
+
+// Exit 3 (interrupted with a checkpoint) or death by SIGTERM/SIGUSR2: a stop signal reached the stage.
+bool stopped_by_signal(const ChildExit& e) {
+  if (e.signaled) return e.signal == SIGTERM || e.signal == SIGUSR2;
+  return e.code == train::kExitInterrupted;
+}
+
+[[noreturn]] void throw_stopped(const std::string& what) {
+  throw std::runtime_error("stopped by " + signal_name(train::stop_signal()) + ": " + what);
+}
+
+// A stage the signal ended before it could record so itself (no handler: preprocess, embed, ...)
+// is recorded interrupted, as the master does for a crash. A stage that recorded its own end
+// (training: interrupted with a checkpoint) keeps its record.
+void record_if_still_running(const fs::path& run_dir, const ChainResult& r) {
+  Manifest m{RunDir(run_dir)};
+  auto prev = m.get(r.subject, r.stage);
+  if (prev && prev->status == Status::running) record_interrupted(m, r);
 }
 
 }  // namespace
@@ -81,6 +115,7 @@ Worker::Worker(WorkerSetup setup) : setup_(std::move(setup)) { fs::create_direct
 
 void Worker::start(const Assignment& a) {
   if (busy()) throw std::logic_error("worker on rank " + std::to_string(setup_.rank) + " is busy");
+  if (train::stop_requested()) throw_stopped("not starting " + a.subject);
   current_ = a;
   step_ = 0;
   chain_start_ = Clock::now();
@@ -108,10 +143,30 @@ void Worker::start_step() {
   child_ = Child::spawn(spec);
 }
 
+// After a stop signal the worker ends its phase by throwing (once its child has exited), on every
+// rank the signal reached: srun and mpirun deliver it to all of them. run_pipeline catches it.
 std::optional<ChainResult> Worker::poll() {
-  if (!child_) return std::nullopt;
+  if (!child_) {
+    if (train::stop_requested()) throw_stopped("rank " + std::to_string(setup_.rank) + " was idle");
+    return std::nullopt;
+  }
+  forward_stop(*child_);
   std::optional<ChildExit> e = child_->poll();
   if (!e) return std::nullopt;
+  if (!train::stop_requested() && stopped_by_signal(*e)) {
+    // scancel and Slurm's time limit signal every process of the step, so the stage may stop
+    // before this process hears of it: that is this process's stop too, not a crash to retry
+    // (a retry would start training again only to be stopped).
+    spdlog::warn("{} {}: {}, stopped by a signal; stopping this rank too", current_.subject,
+                 chain_by_id(current_.chain).at(step_).record, e->describe());
+    train::request_stop(e->signaled ? e->signal : SIGTERM);
+  }
+  if (train::stop_requested()) {
+    std::string how = e->describe() + " [log " + output_.string() + "]";
+    ChainResult r = *finish(ChainOutcome::crashed, "stopped by " + signal_name(train::stop_signal()) + ", " + how);
+    record_if_still_running(setup_.run_dir, r);
+    throw_stopped(r.subject + " " + r.stage + " ended with " + how);
+  }
   if (e->ok()) {
     child_.reset();
     if (++step_ < chain_by_id(current_.chain).size()) {

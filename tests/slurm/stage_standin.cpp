@@ -3,7 +3,8 @@
 // --stage` orchestrates under Slurm before the real stages land. Each stage goes through the real
 // manifest (run_stage, config stage hashes, output checksums) and writes a small output file.
 // A subject whose input file says "fail" fails preprocessing (bad input); "slow [N]" trains for
-// N (20) x 0.3 s epochs with a checkpoint per epoch and records "interrupted" on SIGTERM/SIGUSR2.
+// N (20) x 0.3 s epochs with a checkpoint per epoch and records "interrupted by signal K" on
+// SIGTERM/SIGUSR2.
 #include <csignal>
 #include <iostream>
 #include <map>
@@ -19,7 +20,7 @@ using namespace psmflow;
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int sig) { g_stop = sig; }
 
 struct Args {
   std::string command, subject, mode, model;
@@ -69,7 +70,10 @@ int train_slow(Manifest& m, const RunDir& run, const Config& cfg, const std::str
   for (; epoch < epochs; ++epoch) {
     for (int t = 0; t < 3 && !g_stop; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (g_stop) {
-      m.finish_failed(r, "interrupted at epoch " + std::to_string(epoch) + "; checkpoint kept", Status::interrupted);
+      m.finish_failed(r,
+                      "interrupted by signal " + std::to_string(g_stop) + " at epoch " + std::to_string(epoch) +
+                          "; checkpoint kept",
+                      Status::interrupted);
       return 3;
     }
     write_file_atomic(ckpt, std::to_string(epoch + 1));
@@ -121,7 +125,8 @@ int run(const Args& a) {
     return stage(id, stage::embed_gm,
                  [&] { return write_output(run.subject_dir(id) / "embeddings-gm.txt", "gm emb"); });
   if (a.command == "embed" && a.untrained)
-    return stage(id, "embed-untrained", [&] { return write_output(run.subject_dir(id) / "embeddings-untrained.txt", "u"); });
+    return stage(id, "embed-untrained",
+                 [&] { return write_output(run.subject_dir(id) / "embeddings-untrained.txt", "u"); });
   if (a.command == "embed")
     return stage(id, stage::embed, [&] { return write_output(run.embeddings(id), "embeddings of " + id); });
   if (a.command == "evaluate") return stage(id, stage::evaluate, [&] { return write_output(run.eval_json(id), "{}"); });

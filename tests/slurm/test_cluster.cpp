@@ -1,6 +1,9 @@
 // On a real Slurm (a private single-node cluster per test, tools/slurm-cluster): submit, status,
-// resume, failures, time-limit requeues and array splitting. The stages are the stand-in
-// tests/slurm/standin.sh ([slurm] psmflow_bin), which writes manifest records as the stages do.
+// resume, failures, time-limit requeues and array splitting. RealPipeline... runs the real pipeline
+// on a tiny synthetic cohort; the others swap the stages for stand-ins to reach failures,
+// cancellations and time limits in seconds: tests/slurm/standin.sh in place of `psmflow run`
+// ([slurm] psmflow_bin), or the real `psmflow run` with the stage commands swapped for
+// tests/slurm/stage_standin.cpp (PSMFLOW_TEST_STAGE_CMD); both write manifest records as the stages do.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -146,6 +150,47 @@ std::pair<std::vector<int>, std::set<std::string>> epochs_trained(const fs::path
   return {epochs, runs};
 }
 
+// Submits the cohort, waits until S02 (shard 1 with S04) has trained 3 epochs (its stand-in
+// checkpoint) and cancels shard 1's array task mid-training.
+void submit_and_cancel_shard1_mid_training(const Cohort& c) {
+  auto sub = test::run_psmflow("submit " + q(c.config));
+  ASSERT_EQ(sub.exit_code, 0) << sub.output;
+  fs::path ckpt = c.run / "subjects/S02/psm/checkpoint";
+  ASSERT_TRUE(wait_for([&] { return fs::exists(ckpt) && std::stoi(read_file(ckpt)) >= 3; }, 90)) << logs(c.run);
+  std::string array_id = jobs_json(c.run)["rounds"][0]["arrays"][0]["job_id"];
+  ASSERT_EQ(test::run_shell("scancel " + array_id + "_1").exit_code, 0);
+}
+
+// Slurm's state of every job and array task the run submitted ("COMPLETED", "FAILED", ...).
+std::map<std::string, std::string> job_states(const fs::path& run) {
+  std::string ids;
+  for (const auto& round : jobs_json(run)["rounds"]) {
+    for (const auto& a : round["arrays"]) ids += a["job_id"].get<std::string>() + ",";
+    for (const char* k : {"gm", "collect"})
+      if (round.contains(k) && round[k] != "") ids += round[k].get<std::string>() + ",";
+  }
+  std::istringstream out(test::run_shell("squeue -h -r -t all -o '%i %T' -j " + ids).output);
+  std::map<std::string, std::string> states;
+  std::string id, state;
+  while (out >> id >> state) states[id] = state;
+  return states;
+}
+
+// Waits (up to 30 s) until no job or task of the run is pending, running or completing; their states.
+std::map<std::string, std::string> all_jobs_ended(const fs::path& run) {
+  static const std::set<std::string> active = {"PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "REQUEUED"};
+  std::map<std::string, std::string> states;
+  wait_for(
+      [&] {
+        states = job_states(run);
+        for (const auto& [job, state] : states)
+          if (active.count(state)) return false;
+        return true;
+      },
+      30);
+  return states;
+}
+
 std::vector<int> one_to(int n) {
   std::vector<int> v(n);
   for (int i = 0; i < n; ++i) v[i] = i + 1;
@@ -206,12 +251,7 @@ TEST(SlurmCluster, CancelledTaskIsInterruptedAndResumeRerunsOnlyItsShard) {
   START_CLUSTER(cluster, dir / "cluster");
   Cohort c = make_cohort(dir.path(), 4, 2, "", {{"S02", "slow"}});
   test::write_text(c.run / "standin/slow_epochs", "30");
-  auto sub = test::run_psmflow("submit " + q(c.config));
-  ASSERT_EQ(sub.exit_code, 0) << sub.output;
-  fs::path ckpt = c.run / "subjects/S02/psm/checkpoint";
-  ASSERT_TRUE(wait_for([&] { return fs::exists(ckpt) && std::stoi(read_file(ckpt)) >= 3; }, 90)) << logs(c.run);
-  std::string array_id = jobs_json(c.run)["rounds"][0]["arrays"][0]["job_id"];
-  ASSERT_EQ(test::run_shell("scancel " + array_id + "_1").exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(submit_and_cancel_shard1_mid_training(c));
   // The GM and the collector still run (afterany) and list what is missing.
   ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 90)) << logs(c.run);
   EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["missing"], "S02,S04");
@@ -341,14 +381,12 @@ TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
   test::write_text(dir / "data/S02.avi", "slow\n");  // shard 1 = S02, S04
   test::write_text(dir / "data/S04.avi", "fail\n");  // bad input: fails when its turn comes
   ::setenv("PSMFLOW_TEST_STAGE_CMD", ("exec " + q(PSMFLOW_STAGE_STANDIN) + " \"$@\"").c_str(), 1);
-  auto sub = test::run_psmflow("submit " + q(c.config));
-  ASSERT_EQ(sub.exit_code, 0) << sub.output;
-  fs::path ckpt = c.run / "subjects/S02/psm/checkpoint";
-  ASSERT_TRUE(wait_for([&] { return fs::exists(ckpt) && std::stoi(read_file(ckpt)) >= 3; }, 90)) << logs(c.run);
-  std::string array_id = jobs_json(c.run)["rounds"][0]["arrays"][0]["job_id"];
-  ASSERT_EQ(test::run_shell("scancel " + array_id + "_1").exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(submit_and_cancel_shard1_mid_training(c));
   ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 120)) << logs(c.run);
   EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["missing"], "S02,S04");
+  // The collector did its work (a report listing what is missing): its job succeeded.
+  std::string collector = jobs_json(c.run)["rounds"][0]["collect"];
+  EXPECT_EQ(all_jobs_ended(c.run)[collector], "COMPLETED") << logs(c.run);
   json s = status_json(c.run);
   EXPECT_EQ(s["stages"]["psm"]["interrupted"], 1) << s.dump(2);
   EXPECT_EQ(s["unfinished_shards"], json({1}));
@@ -410,6 +448,53 @@ TEST(SlurmCluster, RealRunTimeLimitRequeueContinuesFromCheckpoint) {
   EXPECT_EQ(epochs, one_to(150)) << "each epoch once: every run continued from the checkpoint";
   EXPECT_GE(pids.size(), 2u);
   EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["done"], "S01");
+}
+
+// A synthetic cohort of 4 people (60 frames of 160x120 each) and configs/demo.toml (tiny preset)
+// with training cut to seconds, in 2 shards of 2 subjects. Returns the config file.
+fs::path real_cohort(const fs::path& dir) {
+  auto synth = test::run_psmflow("-q synth --out " + q(dir / "data") + " --subjects 4 --frames 60 --size 160x120");
+  EXPECT_EQ(synth.exit_code, 0) << synth.output;
+  std::string text = read_file(kTestDir / "../../configs/demo.toml");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"epochs", "2"}, {"checkpoint_every", "1"}, {"sample_every", "1"}, {"bootstraps", "20"}})
+    text = std::regex_replace(text, std::regex("\n" + key + " = [0-9]+"), "\n" + key + " = " + value);
+  // The GM's 2 epochs above become 1: it trains on all four subjects at once.
+  text = std::regex_replace(text, std::regex("(\\[train\\.gm\\][^\\[]*\nepochs = )[0-9]+"), "$011");
+  text += "\n[slurm]\nsubjects_per_task = 2\ncpus_per_task = 1\nmem = \"1G\"\ntime = \"00:10:00\"\n";
+  test::write_text(dir / "cohort.toml", text);
+  return dir / "cohort.toml";
+}
+
+// The whole real pipeline under Slurm, no stand-ins: the array's two tasks preprocess, train and
+// embed their shard, the GM job trains on all four, the collector embeds with the GM, evaluates and
+// writes the report; every job ends COMPLETED.
+TEST(SlurmCluster, RealPipelineFourSubjectsTwoShardsTinyPreset) {
+  test::ScratchDir dir;
+  START_CLUSTER(cluster, dir / "cluster");
+  fs::path config = real_cohort(dir.path());
+  fs::path run = dir / "run";
+  auto sub = test::run_psmflow("submit " + q(config));
+  ASSERT_EQ(sub.exit_code, 0) << sub.output;
+  ASSERT_TRUE(wait_for([&] { return stage_done(run, "_run", "collect"); }, 360)) << logs(run);
+
+  const std::vector<std::string> ids = {"S01", "S02", "S03", "S04"};
+  for (const auto& id : ids)
+    for (const char* st : {"preprocess", "psm", "embed", "embed-untrained", "embed-gm", "evaluate"})
+      EXPECT_TRUE(stage_done(run, id, st)) << id << " " << st << "\n" << logs(run);
+  EXPECT_TRUE(stage_done(run, "_run", "gm"));
+  json report = json::parse(read_file(run / "report/report.json"));
+  EXPECT_EQ(report["subjects_evaluated"], 4) << report.dump(1).substr(0, 2000);
+  EXPECT_EQ(report["missing"], json::array());
+  std::set<std::string> named;
+  for (const auto& row : report["per_subject"]) named.insert(row.value("subject", ""));
+  EXPECT_EQ(named, std::set<std::string>(ids.begin(), ids.end()));
+  std::string html = read_file(run / "report/report.html");
+  for (const auto& id : ids) EXPECT_NE(html.find(id), std::string::npos) << id << " is not in report.html";
+  // The collector's record is written before its job ends.
+  auto states = all_jobs_ended(run);
+  for (const auto& [job, state] : states) EXPECT_EQ(state, "COMPLETED") << job << "\n" << logs(run);
+  EXPECT_EQ(states.size(), 4u) << "2 array tasks, GM and collector";
 }
 
 }  // namespace
