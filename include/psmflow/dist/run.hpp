@@ -33,7 +33,7 @@ struct RunOptions {
 };
 
 // Returns the exit status: 0 all done, 1 some subject or stage failed, 2 a stage command reported
-// bad usage (or is not built yet) and the run stopped.
+// bad usage and the run stopped, 3 SIGTERM/SIGUSR2 stopped it after the running stages checkpointed.
 int run_pipeline(const Config& cfg, const RunOptions& opt, MPI_Comm comm);
 
 struct PhaseSummary {
