@@ -109,7 +109,7 @@ class MpiGradSync : public GradSync {
 
   void allreduce_gradients(const std::vector<torch::Tensor>& params) override {
     if (world_ == 1) return;
-    if (overlap_ && is_overlapped(params)) return finish_overlapped(params);
+    if (overlap_ && same_tensors(params, attached_)) return finish_overlapped(params);
     if (arrived_ > 0)
       throw std::logic_error("MPI gradient sync: allreduce_gradients() got other parameters than overlap_backward()");
     reduce_plain(params);
@@ -170,13 +170,6 @@ class MpiGradSync : public GradSync {
     wait_all(reqs);
     unpack(*plain_, params);
     stats_ = {reqs.size(), 0};
-  }
-
-  bool is_overlapped(const std::vector<torch::Tensor>& params) const {
-    if (params.size() != attached_.size()) return false;
-    for (std::size_t k = 0; k < params.size(); ++k)
-      if (!params[k].is_same(attached_[k])) return false;
-    return true;
   }
 
   // A new step: parameters that take no gradient are zeros from the start.

@@ -126,7 +126,7 @@ class NcclGradSync : public GradSync {
 
   void allreduce_gradients(const std::vector<torch::Tensor>& params) override {
     if (world_ == 1) return;
-    if (overlap_ && is_overlapped(params)) return finish_overlapped(params);
+    if (overlap_ && same_tensors(params, attached_)) return finish_overlapped(params);
     if (arrived_ > 0)
       throw std::logic_error("NCCL gradient sync: allreduce_gradients() got other parameters than overlap_backward()");
     reduce_plain(params);
@@ -220,13 +220,6 @@ class NcclGradSync : public GradSync {
     }
     unpack(*plain_, params, "ncclAllReduce of the gradient buckets");
     stats_ = {plain_->layout.buckets.size(), 0};
-  }
-
-  bool is_overlapped(const std::vector<torch::Tensor>& params) const {
-    if (params.size() != attached_.size()) return false;
-    for (std::size_t k = 0; k < params.size(); ++k)
-      if (!params[k].is_same(attached_[k])) return false;
-    return true;
   }
 
   // A new step: parameters that take no gradient are zeros from the start.

@@ -28,6 +28,9 @@ std::unique_ptr<GradSync> make_mpi_grad_sync(MPI_Comm comm, GradSyncOptions opt 
 // CUDA tensors on `device`; the NCCL unique id goes from rank 0 to the others over MPI.
 // Throws UsageError when psmflow was built without PSMFLOW_USE_CUDA.
 std::unique_ptr<GradSync> make_nccl_grad_sync(MPI_Comm comm, int device, GradSyncOptions opt = {});
+// Whether a and b hold the very same tensors in the same order (the parameters a backend's
+// backward hooks were attached to).
+bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
 // NCCL for a CUDA device (when built with CUDA), MPI otherwise.
 std::unique_ptr<GradSync> make_grad_sync(MPI_Comm comm, const torch::Device& device, GradSyncOptions opt = {});
 
