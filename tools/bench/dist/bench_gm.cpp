@@ -16,6 +16,7 @@
 
 #include "psmflow/config.hpp"
 #include "psmflow/dist/grad_sync_backends.hpp"
+#include "psmflow/train/cpu_cache.hpp"
 #include "psmflow/train/net.hpp"
 
 using namespace psmflow;
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   int steps = argc > 3 ? std::atoi(argv[3]) : 10;
   bool overlap = argc <= 4 || std::string(argv[4]) != "plain";
   torch::set_num_threads(1);
+  psmflow::train::use_cpu_block_cache();  // as the GM trainer does
   Config cfg = default_config();
   cfg.model.preset = preset;
   auto net = train::make_facecycle_net(cfg, torch::kCPU);
