@@ -12,10 +12,23 @@ std::unique_ptr<GradSync> make_nccl_grad_sync(MPI_Comm, int, GradSyncOptions) {
 }
 #endif
 
-bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t k = 0; k < a.size(); ++k)
-    if (!a[k].is_same(b[k])) return false;
+GradientHooks::GradientHooks(const std::vector<torch::Tensor>& params, const OnGradient& on_gradient)
+    : params_(params), hooked_(params.size(), 0) {
+  for (std::size_t k = 0; k < params_.size(); ++k) {
+    if (!params_[k].requires_grad()) continue;
+    handles_.emplace_back(k, params_[k].register_hook([on_gradient, k](const torch::Tensor& g) { on_gradient(k, g); }));
+    hooked_[k] = 1;
+  }
+}
+
+GradientHooks::~GradientHooks() {
+  for (auto [k, handle] : handles_) params_[k].remove_hook(handle);
+}
+
+bool GradientHooks::attached_to(const std::vector<torch::Tensor>& params) const {
+  if (params.size() != params_.size()) return false;
+  for (std::size_t k = 0; k < params.size(); ++k)
+    if (!params[k].is_same(params_[k])) return false;
   return true;
 }
 

@@ -65,7 +65,7 @@ class MpiGradSync : public GradSync {
     PSMFLOW_MPI(MPI_Comm_size(comm_, &world_));
   }
   ~MpiGradSync() override {
-    for (auto [k, handle] : hooks_) attached_[k].remove_hook(handle);
+    hooks_.reset();
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Comm_free(&comm_);
@@ -97,19 +97,14 @@ class MpiGradSync : public GradSync {
     ready_ = std::make_unique<BucketReadiness>(overlap_->layout);
     requests_.assign(overlap_->layout.buckets.size(), MPI_REQUEST_NULL);
     owner_ = std::this_thread::get_id();
-    attached_ = params;
-    hooked_.assign(params.size(), 0);
-    for (std::size_t k = 0; k < params.size(); ++k) {
-      if (!params[k].requires_grad()) continue;  // takes no gradient: zeros every step
-      hooks_.emplace_back(k, params[k].register_hook([this, k](const torch::Tensor& g) { on_gradient(k, g); }));
-      hooked_[k] = 1;
-    }
+    hooks_ =
+        std::make_unique<GradientHooks>(params, [this](std::size_t k, const torch::Tensor& g) { on_gradient(k, g); });
     start_step();
   }
 
   void allreduce_gradients(const std::vector<torch::Tensor>& params) override {
     if (world_ == 1) return;
-    if (overlap_ && same_tensors(params, attached_)) return finish_overlapped(params);
+    if (hooks_ && hooks_->attached_to(params)) return finish_overlapped(params);
     if (arrived_ > 0)
       throw std::logic_error("MPI gradient sync: allreduce_gradients() got other parameters than overlap_backward()");
     reduce_plain(params);
@@ -177,8 +172,8 @@ class MpiGradSync : public GradSync {
     ready_->reset();
     arrived_ = 0;
     torch::NoGradGuard no_grad;
-    for (std::size_t k = 0; k < attached_.size(); ++k) {
-      if (hooked_[k]) continue;
+    for (std::size_t k = 0; k < hooks_->size(); ++k) {
+      if (hooks_->hooked(k)) continue;
       overlap_->slot(k).zero_();
       ready_->mark_ready(k);
     }
@@ -238,12 +233,10 @@ class MpiGradSync : public GradSync {
   // Overlapped path.
   std::unique_ptr<Buckets> overlap_;
   std::unique_ptr<BucketReadiness> ready_;
-  std::size_t arrived_ = 0;  // gradients that came through the hooks this step
+  std::unique_ptr<GradientHooks> hooks_;  // set by overlap_backward()
+  std::size_t arrived_ = 0;               // gradients that came through the hooks this step
   std::vector<MPI_Request> requests_;
-  std::size_t tested_ = 0;                               // buckets known to be reduced this step
-  std::vector<torch::Tensor> attached_;                  // the parameters given to overlap_backward()
-  std::vector<char> hooked_;                             // per parameter: has a hook
-  std::vector<std::pair<std::size_t, unsigned>> hooks_;  // (parameter, hook handle)
+  std::size_t tested_ = 0;  // buckets known to be reduced this step
   std::thread::id owner_;
   std::mutex mu_;
 };

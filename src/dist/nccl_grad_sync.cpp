@@ -86,7 +86,7 @@ class NcclGradSync : public GradSync {
     PSMFLOW_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   }
   ~NcclGradSync() override {
-    for (auto [k, handle] : hooks_) attached_[k].remove_hook(handle);
+    hooks_.reset();
     for (cudaEvent_t e : events_) cudaEventDestroy(e);
     plain_.reset();
     overlap_.reset();
@@ -112,21 +112,17 @@ class NcclGradSync : public GradSync {
     if (overlap_) throw std::logic_error("NCCL gradient sync: overlap_backward() called twice");
     overlap_ = std::make_unique<Buckets>(shapes_of(params), opt_);
     ready_ = std::make_unique<BucketReadiness>(overlap_->layout);
-    attached_ = params;
-    hooked_.assign(params.size(), 0);
+    hooks_ =
+        std::make_unique<GradientHooks>(params, [this](std::size_t k, const torch::Tensor& g) { on_gradient(k, g); });
     events_.assign(params.size(), nullptr);
-    for (std::size_t k = 0; k < params.size(); ++k) {
-      if (!params[k].requires_grad()) continue;  // takes no gradient: zeros every step
-      PSMFLOW_CUDA(cudaEventCreateWithFlags(&events_[k], cudaEventDisableTiming));
-      hooks_.emplace_back(k, params[k].register_hook([this, k](const torch::Tensor& g) { on_gradient(k, g); }));
-      hooked_[k] = 1;
-    }
+    for (std::size_t k = 0; k < params.size(); ++k)
+      if (hooks_->hooked(k)) PSMFLOW_CUDA(cudaEventCreateWithFlags(&events_[k], cudaEventDisableTiming));
     start_step();
   }
 
   void allreduce_gradients(const std::vector<torch::Tensor>& params) override {
     if (world_ == 1) return;
-    if (overlap_ && same_tensors(params, attached_)) return finish_overlapped(params);
+    if (hooks_ && hooks_->attached_to(params)) return finish_overlapped(params);
     if (arrived_ > 0)
       throw std::logic_error("NCCL gradient sync: allreduce_gradients() got other parameters than overlap_backward()");
     reduce_plain(params);
@@ -226,8 +222,8 @@ class NcclGradSync : public GradSync {
   void start_step() {
     ready_->reset();
     arrived_ = 0;
-    for (std::size_t k = 0; k < attached_.size(); ++k) {
-      if (hooked_[k]) continue;
+    for (std::size_t k = 0; k < hooks_->size(); ++k) {
+      if (hooks_->hooked(k)) continue;
       PSMFLOW_CUDA(cudaMemsetAsync(overlap_->slot(k), 0, overlap_->bytes(k), stream_));
       ready_->mark_ready(k);
     }
@@ -285,11 +281,9 @@ class NcclGradSync : public GradSync {
   // Overlapped path.
   std::unique_ptr<Buckets> overlap_;
   std::unique_ptr<BucketReadiness> ready_;
-  std::size_t arrived_ = 0;                              // gradients that came through the hooks this step
-  std::vector<torch::Tensor> attached_;                  // the parameters given to overlap_backward()
-  std::vector<char> hooked_;                             // per parameter: has a hook
-  std::vector<cudaEvent_t> events_;                      // per hooked parameter: its copy is queued
-  std::vector<std::pair<std::size_t, unsigned>> hooks_;  // (parameter, hook handle)
+  std::unique_ptr<GradientHooks> hooks_;  // set by overlap_backward()
+  std::size_t arrived_ = 0;               // gradients that came through the hooks this step
+  std::vector<cudaEvent_t> events_;       // per hooked parameter: its copy is queued
   std::mutex mu_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "psmflow/dist/grad_sync.hpp"
@@ -28,9 +29,26 @@ std::unique_ptr<GradSync> make_mpi_grad_sync(MPI_Comm comm, GradSyncOptions opt 
 // CUDA tensors on `device`; the NCCL unique id goes from rank 0 to the others over MPI.
 // Throws UsageError when psmflow was built without PSMFLOW_USE_CUDA.
 std::unique_ptr<GradSync> make_nccl_grad_sync(MPI_Comm comm, int device, GradSyncOptions opt = {});
-// Whether a and b hold the very same tensors in the same order (the parameters a backend's
-// backward hooks were attached to).
-bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
+// The backward hooks of overlapped averaging, shared by both backends: one hook per parameter
+// that takes a gradient, calling on_gradient(index, gradient); removed when this is destroyed.
+class GradientHooks {
+ public:
+  using OnGradient = std::function<void(std::size_t, const torch::Tensor&)>;
+  GradientHooks(const std::vector<torch::Tensor>& params, const OnGradient& on_gradient);
+  ~GradientHooks();
+  GradientHooks(const GradientHooks&) = delete;
+  GradientHooks& operator=(const GradientHooks&) = delete;
+  // Whether params are the very tensors, in the same order, the hooks were attached to.
+  bool attached_to(const std::vector<torch::Tensor>& params) const;
+  std::size_t size() const { return params_.size(); }
+  // Parameters without a hook take no gradient: zeros every step.
+  bool hooked(std::size_t k) const { return hooked_[k] != 0; }
+
+ private:
+  std::vector<torch::Tensor> params_;
+  std::vector<char> hooked_;
+  std::vector<std::pair<std::size_t, unsigned>> handles_;  // (parameter, hook handle)
+};
 // NCCL for a CUDA device (when built with CUDA), MPI otherwise.
 std::unique_ptr<GradSync> make_grad_sync(MPI_Comm comm, const torch::Device& device, GradSyncOptions opt = {});
 
