@@ -24,3 +24,28 @@ TEST(Cli, BadUsageExitsTwo) {
   EXPECT_EQ(run_psmflow("frobnicate").exit_code, 2);
   EXPECT_EQ(run_psmflow("demo --no-such-option").exit_code, 2);
 }
+
+TEST(Cli, VersionExitsZero) {
+  auto r = run_psmflow("--version");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("psmflow " PSMFLOW_VERSION), std::string::npos) << r.output;
+}
+
+// psmflow and libpsmflow.so copied without the LibTorch plugin: commands that need no LibTorch
+// still run, and one that trains names the missing plugin file.
+TEST(Cli, MissingTorchPluginIsNamedAndOtherCommandsRunWithoutIt) {
+  using namespace psmflow::test;
+  ScratchDir dir;
+  const fs::path build = psmflow_binary().parent_path();
+  fs::copy_file(psmflow_binary(), dir / "psmflow");
+  fs::copy_file(build / "libpsmflow.so", dir / "libpsmflow.so");
+  const std::string env = "LD_LIBRARY_PATH=" + shell_quote(dir.path().string()) + " ";
+  const std::string exe = shell_quote((dir / "psmflow").string());
+
+  auto version = run_shell(env + exe + " --version");
+  EXPECT_EQ(version.exit_code, 0) << version.output;
+
+  auto train = run_shell(env + exe + " train --subject S01 --run-dir " + shell_quote((dir / "run").string()));
+  EXPECT_NE(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find((dir / "libpsmflow_torch.so").string()), std::string::npos) << train.output;
+}
