@@ -1,8 +1,8 @@
 // psmflow collect: every subject's eval.json -> RUN_DIR/report/{report.json, report.md, report.html, figures/}.
 #include <iostream>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/report/report.hpp"
 
 namespace psmflow::cli {

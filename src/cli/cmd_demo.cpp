@@ -9,11 +9,11 @@
 #include <regex>
 #include <thread>
 
-#include "cli/command.hpp"
+#include "command.hpp"
 #include "psmflow/embedded_config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/video/synth.hpp"
 
 namespace psmflow::cli {

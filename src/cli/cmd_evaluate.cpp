@@ -1,11 +1,11 @@
 // psmflow evaluate: one subject's evaluation (F1 per model and baselines, clusters) -> eval.json.
 #include <fmt/format.h>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/eval/evaluate.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/hash.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
 #include "psmflow/report/report.hpp"
 
 namespace psmflow::cli {

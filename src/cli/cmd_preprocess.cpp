@@ -3,9 +3,9 @@
 //   psmflow preprocess --input VIDEO_OR_FRAME_DIR [--labels DIR_OR_CSV] --subject ID --run-dir DIR
 #include <memory>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/ids.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/ids.hpp"
 #include "psmflow/video/preprocess.hpp"
 
 namespace psmflow::cli {

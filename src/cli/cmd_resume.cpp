@@ -2,10 +2,10 @@
 
 #include <iostream>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/log.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/slurm/shards.hpp"
 #include "psmflow/slurm/submit.hpp"
 

@@ -5,12 +5,12 @@
 #include <sstream>
 #include <exception>
 
-#include "cli/command.hpp"
-#include "psmflow/dist/mpi.hpp"
-#include "psmflow/dist/run.hpp"
-#include "psmflow/error.hpp"
+#include "command.hpp"
+#include "psmflow/collectives/mpi.hpp"
+#include "psmflow/orchestrate/run.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/eval/jobs.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/core/log.hpp"
 
 namespace psmflow::cli {
 namespace {
@@ -58,13 +58,13 @@ void create_run_dir(const Config& cfg, int rank) {
 
 int run_command(const RunArgs& a) {
   if (eval::is_job_file(a.config)) return run_job(a);
-  dist::MpiSession mpi;
-  dist::RankInfo info = dist::rank_info(MPI_COMM_WORLD);
+  collectives::MpiSession mpi;
+  collectives::RankInfo info = collectives::rank_info(MPI_COMM_WORLD);
   Config cfg = load_config(a.config);
   if (!a.run_dir.empty()) cfg.run.run_dir = fs::absolute(a.run_dir);
-  dist::RunOptions opt;
+  orchestrate::RunOptions opt;
   opt.config = fs::absolute(a.config);
-  if (!a.shard.empty()) opt.shard = dist::parse_shard(a.shard);
+  if (!a.shard.empty()) opt.shard = pipeline::parse_shard(a.shard);
   opt.stage = a.stage;
   opt.retries = a.retries;
   if (const char* hook = std::getenv("PSMFLOW_TEST_STAGE_CMD")) opt.test_command = hook;
@@ -73,7 +73,7 @@ int run_command(const RunArgs& a) {
   // Only the master talks on the console; every rank keeps its full log file.
   if (info.rank != 0) spdlog::default_logger()->sinks().front()->set_level(spdlog::level::warn);
   try {
-    return dist::run_pipeline(cfg, opt, MPI_COMM_WORLD);
+    return orchestrate::run_pipeline(cfg, opt, MPI_COMM_WORLD);
   } catch (const std::exception& e) {
     // The other ranks would wait for this one forever: end the job (mpirun's exit is nonzero).
     if (info.world > 1) {

@@ -1,8 +1,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/slurm/status.hpp"
 
 namespace psmflow::cli {

@@ -1,8 +1,8 @@
 #include <iostream>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/log.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/slurm/shards.hpp"
 #include "psmflow/slurm/submit.hpp"
 

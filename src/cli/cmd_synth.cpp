@@ -3,9 +3,9 @@
 
 #include <regex>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/log.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/video/synth.hpp"
 
 namespace psmflow::cli {

@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <memory>
 
-#include "cli/command.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/torch_plugin.hpp"
+#include "command.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/train/plugin.hpp"
 #include "psmflow/train/stage.hpp"
 #include "psmflow/train/stop.hpp"
 

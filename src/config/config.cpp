@@ -1,4 +1,4 @@
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -10,11 +10,11 @@
 #include <iomanip>
 #include <sstream>
 
-#include "config/fields.hpp"
-#include "config/validate.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/hash.hpp"
+#include "fields.hpp"
+#include "validate.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
 
 namespace psmflow {
 using namespace config_detail;

@@ -1,4 +1,4 @@
-#include "config/fields.hpp"
+#include "fields.hpp"
 
 namespace psmflow::config_detail {
 

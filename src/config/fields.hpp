@@ -6,7 +6,7 @@
 #include <variant>
 #include <vector>
 
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 
 namespace psmflow::config_detail {
 

@@ -1,4 +1,4 @@
-#include "config/validate.hpp"
+#include "validate.hpp"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <regex>
 #include <set>
 
-#include "psmflow/error.hpp"
-#include "psmflow/ids.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/ids.hpp"
 
 namespace psmflow::config_detail {
 namespace {

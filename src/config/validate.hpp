@@ -2,7 +2,7 @@
 #include <map>
 #include <string>
 
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 
 namespace psmflow::config_detail {
 

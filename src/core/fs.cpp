@@ -1,4 +1,4 @@
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

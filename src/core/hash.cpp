@@ -1,4 +1,4 @@
-#include "psmflow/hash.hpp"
+#include "psmflow/core/hash.hpp"
 
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-#include "psmflow/ids.hpp"
+#include "psmflow/core/ids.hpp"
 
 #include <cctype>
 

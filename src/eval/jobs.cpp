@@ -6,10 +6,10 @@
 #include <map>
 #include <set>
 
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/manifest.hpp"
-#include "psmflow/run_dir.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/store/manifest.hpp"
+#include "psmflow/store/run_dir.hpp"
 
 namespace psmflow::eval {
 

@@ -3,9 +3,9 @@
 #include <map>
 #include <set>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/eval/evaluate.hpp"
-#include "psmflow/run_dir.hpp"
+#include "psmflow/store/run_dir.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/store/frames.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/model/loss.hpp"
 #include "psmflow/model/torch_pickle.hpp"
 

@@ -5,7 +5,7 @@
 
 #include <map>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/model/facecycle.hpp"
 #include "psmflow/model/torch_pickle.hpp"
 

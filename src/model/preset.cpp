@@ -1,6 +1,6 @@
 #include "psmflow/model/preset.hpp"
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 
 namespace psmflow::model {
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 
 namespace psmflow::model {
 namespace {

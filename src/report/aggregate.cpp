@@ -8,9 +8,9 @@
 #include <set>
 
 #include "psmflow/eval/metrics.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/log.hpp"
-#include "psmflow/manifest.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/log.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "psmflow/report/report.hpp"
 
 namespace psmflow::report {

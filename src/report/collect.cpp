@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/report/report.hpp"
 
 namespace psmflow::report {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "psmflow/report/report.hpp"
-#include "report/gnuplot.hpp"
+#include "gnuplot.hpp"
 
 namespace psmflow::report {
 

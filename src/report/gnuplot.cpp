@@ -1,4 +1,4 @@
-#include "report/gnuplot.hpp"
+#include "gnuplot.hpp"
 
 #include <fmt/format.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 
 extern char** environ;
 

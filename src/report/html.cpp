@@ -1,10 +1,10 @@
 #include <map>
 #include <sstream>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/report/report.hpp"
-#include "report/render.hpp"
-#include "report/tables.hpp"
+#include "render.hpp"
+#include "tables.hpp"
 
 namespace psmflow::report {
 

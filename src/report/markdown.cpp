@@ -1,8 +1,8 @@
 #include <sstream>
 
 #include "psmflow/report/report.hpp"
-#include "report/render.hpp"
-#include "report/tables.hpp"
+#include "render.hpp"
+#include "tables.hpp"
 
 namespace psmflow::report {
 

@@ -1,4 +1,4 @@
-#include "report/render.hpp"
+#include "render.hpp"
 
 #include <fmt/format.h>
 

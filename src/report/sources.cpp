@@ -3,7 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/report/report.hpp"
 #include "psmflow/store/frames.hpp"
 

@@ -1,8 +1,8 @@
-#include "report/tables.hpp"
+#include "tables.hpp"
 
 #include <fmt/format.h>
 
-#include "report/render.hpp"
+#include "render.hpp"
 
 namespace psmflow::report {
 

@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
 
 namespace psmflow::slurm {
 namespace {

@@ -10,7 +10,7 @@
 #include <regex>
 #include <sstream>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 
 namespace psmflow::slurm {
 namespace {

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/hash.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
 
 namespace psmflow::slurm {
 namespace {

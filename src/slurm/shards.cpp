@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "psmflow/config.hpp"
-#include "psmflow/dist/plan.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/pipeline/plan.hpp"
 
 namespace psmflow::slurm {
 
@@ -13,7 +13,7 @@ int shard_count(int subjects, int subjects_per_task) {
 }
 
 std::vector<std::string> shard_subjects(std::vector<std::string> ids, int k, int n_shards) {
-  return dist::shard_subjects(std::move(ids), dist::Shard{k, n_shards});
+  return pipeline::shard_subjects(std::move(ids), pipeline::Shard{k, n_shards});
 }
 
 std::vector<Shard> plan_shards(const Config& cfg) {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 #include "psmflow/slurm/shards.hpp"
 
 namespace psmflow::slurm {

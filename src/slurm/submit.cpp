@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <ostream>
 
-#include "psmflow/fs.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/log.hpp"
 
 namespace psmflow::slurm {
 namespace {

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/store/embeddings.hpp"
-#include "store/h5_util.hpp"
+#include "h5_util.hpp"
 
 namespace psmflow {
 namespace {

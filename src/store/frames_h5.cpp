@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "psmflow/store/frames.hpp"
-#include "store/h5_util.hpp"
+#include "h5_util.hpp"
 
 namespace psmflow {
 namespace {

@@ -1,4 +1,4 @@
-#include "store/h5_util.hpp"
+#include "h5_util.hpp"
 
 #include <mutex>
 #include <stdexcept>

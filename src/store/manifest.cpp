@@ -1,4 +1,4 @@
-#include "psmflow/manifest.hpp"
+#include "psmflow/store/manifest.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -7,11 +7,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/hash.hpp"
-#include "psmflow/ids.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
+#include "psmflow/core/ids.hpp"
+#include "psmflow/core/log.hpp"
 
 namespace psmflow {
 namespace {

@@ -1,9 +1,9 @@
-#include "psmflow/run_dir.hpp"
+#include "psmflow/store/run_dir.hpp"
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/ids.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/ids.hpp"
 
 namespace psmflow {
 

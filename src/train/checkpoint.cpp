@@ -4,8 +4,8 @@
 
 #include <mutex>
 
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
 
 namespace psmflow::train {
 namespace {

@@ -1,7 +1,7 @@
 #include <spdlog/spdlog.h>
 
-#include "psmflow/error.hpp"
-#include "psmflow/hash.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/hash.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/train/augment.hpp"
 #include "psmflow/train/frames.hpp"

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/store/frames.hpp"
 
 namespace psmflow::train {

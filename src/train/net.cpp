@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/train/checkpoint.hpp"
 
 namespace psmflow::train {

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <random>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/train/schedule.hpp"
 
 namespace psmflow::train {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 
 namespace psmflow::train {
 

@@ -11,8 +11,8 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/train/cpu_cache.hpp"
 #include "psmflow/train/loader.hpp"
 #include "psmflow/train/schedule.hpp"
@@ -71,7 +71,7 @@ std::int64_t epoch_of_row(const std::string& row) {
 std::string losses_csv_header() { return "epoch,total,pixel,perc,ssim,sym,lr,neutral_weight,seconds,images_per_s"; }
 
 Trainer::Trainer(TrainableNet& net, const FrameStore& frames, const PairSampler& pairs, TrainOptions opt,
-                 dist::GradSync* sync)
+                 collectives::GradSync* sync)
     : net_(net), frames_(frames), pairs_(pairs), opt_(std::move(opt)), sync_(sync) {
   check_schedule(opt_.section);
   use_cpu_block_cache();

@@ -12,7 +12,7 @@
 #include <map>
 #include <set>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 
 namespace psmflow::video {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 
 namespace psmflow::video {
 namespace {

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 
 namespace psmflow::video {
 namespace {

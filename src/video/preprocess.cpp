@@ -8,15 +8,15 @@
 #include <mutex>
 #include <thread>
 
-#include "psmflow/error.hpp"
-#include "psmflow/hash.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/hash.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/video/align.hpp"
 #include "psmflow/video/contact_sheet.hpp"
 #include "psmflow/video/decode.hpp"
 #include "psmflow/video/labels.hpp"
 #include "psmflow/video/track.hpp"
-#include "video/queue.hpp"
+#include "queue.hpp"
 
 namespace psmflow {
 namespace {

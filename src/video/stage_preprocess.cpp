@@ -4,9 +4,9 @@
 #include <atomic>
 #include <thread>
 
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/video/preprocess.hpp"
 
 namespace psmflow {

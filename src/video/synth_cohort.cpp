@@ -12,9 +12,9 @@
 #include <sstream>
 #include <thread>
 
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/video/synth.hpp"
 
 namespace psmflow::synth {

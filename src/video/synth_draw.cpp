@@ -1,4 +1,4 @@
-#include "video/synth_draw.hpp"
+#include "synth_draw.hpp"
 
 #include <opencv2/imgproc.hpp>
 

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "psmflow/video/synth.hpp"
-#include "video/synth_draw.hpp"
+#include "synth_draw.hpp"
 
 namespace psmflow::synth {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "psmflow/video/synth.hpp"
-#include "video/synth_rng.hpp"
+#include "synth_rng.hpp"
 
 namespace psmflow::synth {
 

@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "psmflow/video/synth.hpp"
-#include "video/synth_draw.hpp"
+#include "synth_draw.hpp"
 
 namespace psmflow::synth {
 

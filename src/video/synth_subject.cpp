@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "psmflow/video/synth.hpp"
-#include "video/synth_rng.hpp"
+#include "synth_rng.hpp"
 
 namespace psmflow::synth {
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
 #include "support/test_support.hpp"
 
 using namespace psmflow;

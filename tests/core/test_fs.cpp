@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "psmflow/fs.hpp"
-#include "psmflow/hash.hpp"
-#include "psmflow/ids.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
+#include "psmflow/core/ids.hpp"
 #include "support/test_support.hpp"
 
 using namespace psmflow;

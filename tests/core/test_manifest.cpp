@@ -2,10 +2,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/manifest.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "support/test_support.hpp"
 
 using namespace psmflow;

@@ -5,9 +5,9 @@
 #include <set>
 #include <sstream>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/eval/jobs.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "support/test_support.hpp"
 
 using namespace psmflow;

@@ -6,7 +6,7 @@
 #include <regex>
 
 #include "psmflow/embedded_config.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "support/test_support.hpp"
 
 using namespace psmflow;

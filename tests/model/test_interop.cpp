@@ -6,7 +6,7 @@
 #include <map>
 
 #include "model_test_util.hpp"
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/model/facecycle.hpp"
 #include "psmflow/model/torch_pickle.hpp"
 #include "support/test_support.hpp"

@@ -2,7 +2,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "face_video.hpp"
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/video/decode.hpp"
 #include "support/test_support.hpp"
 

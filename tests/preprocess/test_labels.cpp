@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/video/labels.hpp"
 #include "support/test_support.hpp"
 

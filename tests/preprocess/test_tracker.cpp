@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "face_video.hpp"
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 #include "psmflow/video/track.hpp"
 
 using namespace psmflow;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "psmflow/eval/evaluate.hpp"
-#include "psmflow/run_dir.hpp"
+#include "psmflow/store/run_dir.hpp"
 #include "synthetic_run.hpp"
 
 int main(int argc, char** argv) {

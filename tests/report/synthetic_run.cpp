@@ -4,7 +4,7 @@
 #include <map>
 
 #include "psmflow/eval/metrics.hpp"
-#include "psmflow/run_dir.hpp"
+#include "psmflow/store/run_dir.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/store/frames.hpp"
 

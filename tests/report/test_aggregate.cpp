@@ -1,7 +1,7 @@
 // The collector's arithmetic on eval.json files whose numbers are chosen by hand.
 #include <gtest/gtest.h>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/report/report.hpp"
 #include "support/test_support.hpp"
 

@@ -8,8 +8,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "psmflow/fs.hpp"
-#include "psmflow/manifest.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "psmflow/report/report.hpp"
 #include "support/test_support.hpp"
 #include "synthetic_run.hpp"

@@ -10,10 +10,10 @@
 #include <map>
 #include <thread>
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
-#include "psmflow/manifest.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/store/manifest.hpp"
 
 using namespace psmflow;
 

@@ -18,7 +18,7 @@
 #include <sstream>
 #include <thread>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "support/test_support.hpp"
 
 namespace psmflow {

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <nlohmann/json.hpp>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "support/test_support.hpp"
 
 namespace psmflow {

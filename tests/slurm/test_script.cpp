@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <set>
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/slurm/script.hpp"
 #include "psmflow/slurm/shards.hpp"
 #include "support/test_support.hpp"

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "psmflow/config.hpp"
-#include "psmflow/log.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/log.hpp"
 #include "psmflow/slurm/status.hpp"
 #include "support/test_support.hpp"
 

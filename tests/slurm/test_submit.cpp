@@ -3,9 +3,9 @@
 
 #include <sstream>
 
-#include "psmflow/config.hpp"
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/slurm/shards.hpp"
 #include "psmflow/slurm/submit.hpp"
 #include "support/test_support.hpp"

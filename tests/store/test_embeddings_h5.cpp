@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "support/test_support.hpp"
 

@@ -6,8 +6,8 @@
 #include <opencv2/videoio.hpp>
 #include <sstream>
 
-#include "psmflow/fs.hpp"
-#include "psmflow/hash.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
 #include "psmflow/video/synth.hpp"
 #include "support/test_support.hpp"
 

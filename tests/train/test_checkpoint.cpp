@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/train/checkpoint.hpp"
 #include "support/test_support.hpp"
 #include "train_test_support.hpp"

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "psmflow/error.hpp"
+#include "psmflow/core/error.hpp"
 #include "psmflow/train/sampler.hpp"
 #include "psmflow/train/schedule.hpp"
 

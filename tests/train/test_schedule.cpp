@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "psmflow/error.hpp"
-#include "psmflow/fs.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/train/schedule.hpp"
 #include "support/test_support.hpp"
 

@@ -6,7 +6,7 @@
 #include <csignal>
 #include <thread>
 
-#include "psmflow/manifest.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/train/checkpoint.hpp"
 #include "support/test_support.hpp"

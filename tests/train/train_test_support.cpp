@@ -10,7 +10,7 @@
 #include <opencv2/imgproc.hpp>
 #include <stdexcept>
 
-#include "psmflow/fs.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/store/frames.hpp"
 #include "psmflow/train/stop.hpp"
 #include "support/test_support.hpp"

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 #include "psmflow/eval/matrix.hpp"
 
 namespace psmflow {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 
 namespace psmflow::eval {
 

@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 #include "psmflow/eval/evaluate.hpp"
-#include "psmflow/run_dir.hpp"
+#include "psmflow/store/run_dir.hpp"
 
 namespace psmflow::report {
 namespace fs = std::filesystem;

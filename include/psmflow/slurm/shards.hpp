@@ -1,6 +1,6 @@
 // How subjects are split into the shards of the Slurm array (`psmflow run --shard K/N`).
 // Shard K of N holds the subjects at positions K, K+N, K+2N, ... of the id-sorted list: the rule of
-// `psmflow run --shard K/N`, which this calls (dist::shard_subjects), so that status and resume
+// `psmflow run --shard K/N`, which this calls (pipeline::shard_subjects), so that status and resume
 // cannot disagree with the array tasks. N = ceil(subjects / subjects_per_task), so no shard holds
 // more than subjects_per_task subjects.
 #pragma once

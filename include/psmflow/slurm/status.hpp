@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "psmflow/manifest.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "psmflow/slurm/jobs.hpp"
 #include "psmflow/slurm/scheduler.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 #include "psmflow/model/facecycle.hpp"
 
 namespace psmflow::train {

@@ -1,7 +1,7 @@
 // Per-epoch schedules of METHOD.md §4 (all epochs 1-based): learning rate, neutral-face weight,
 // and the CTL pair distance. Plain functions of the config so tests and the GM trainer share them.
 #pragma once
-#include "psmflow/config.hpp"
+#include "psmflow/config/config.hpp"
 
 namespace psmflow::train {
 

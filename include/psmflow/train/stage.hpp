@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <string>
 
-#include "psmflow/config.hpp"
-#include "psmflow/manifest.hpp"
-#include "psmflow/run_dir.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/store/manifest.hpp"
+#include "psmflow/store/run_dir.hpp"
 
 namespace psmflow::train {
 

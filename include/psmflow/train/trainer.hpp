@@ -5,7 +5,7 @@
 //   const PairSampler& pairs   which frame ids pair up in each epoch (PsmSampler, CtlSampler,
 //                              the GM sampler); a pure function of (seed, epoch)
 //   TrainOptions opt           schedule (TrainSection), seed, config hash, output folder, device
-//   dist::GradSync* sync       optional: parameters broadcast from rank 0 at the start and after
+//   collectives::GradSync* sync       optional: parameters broadcast from rank 0 at the start and after
 //                              resume, gradients averaged every step, loss sums and the stop flag
 //                              summed; only rank 0 writes files
 //
@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "psmflow/config.hpp"
-#include "psmflow/dist/grad_sync.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/collectives/grad_sync.hpp"
 #include "psmflow/train/checkpoint.hpp"
 #include "psmflow/train/frames.hpp"
 #include "psmflow/train/net.hpp"
@@ -61,7 +61,7 @@ struct TrainResult {
 class Trainer {
  public:
   Trainer(TrainableNet& net, const FrameStore& frames, const PairSampler& pairs, TrainOptions opt,
-          dist::GradSync* sync = nullptr);
+          collectives::GradSync* sync = nullptr);
   TrainResult run();
 
   std::filesystem::path latest() const { return opt_.out_dir / "latest.pt"; }
@@ -85,7 +85,7 @@ class Trainer {
   const FrameStore& frames_;
   const PairSampler& pairs_;
   TrainOptions opt_;
-  dist::GradSync* sync_;
+  collectives::GradSync* sync_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Adam> adam_;
   std::vector<std::string> loss_rows_;  // losses.csv data lines, in epoch order

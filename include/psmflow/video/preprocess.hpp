@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "psmflow/config.hpp"
-#include "psmflow/manifest.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "psmflow/store/frames.hpp"
 
 namespace psmflow {

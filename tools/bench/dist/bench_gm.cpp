@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "psmflow/config.hpp"
-#include "psmflow/dist/grad_sync_backends.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/collectives/grad_sync_backends.hpp"
 #include "psmflow/train/cpu_cache.hpp"
 #include "psmflow/train/net.hpp"
 
@@ -38,9 +38,9 @@ int main(int argc, char** argv) {
   cfg.model.preset = preset;
   auto net = train::make_facecycle_net(cfg, torch::kCPU);
   auto params = net->trainable_parameters();
-  dist::GradSyncOptions opt;
+  collectives::GradSyncOptions opt;
   if (argc > 5) opt.bucket_bytes = static_cast<std::size_t>(std::atof(argv[5]) * (1 << 20));
-  auto sync = dist::make_mpi_grad_sync(MPI_COMM_WORLD, opt);
+  auto sync = collectives::make_mpi_grad_sync(MPI_COMM_WORLD, opt);
   sync->broadcast_parameters(params);
   if (overlap) sync->overlap_backward(params);
   torch::optim::Adam adam(params, torch::optim::AdamOptions(1e-4).betas({0.5, 0.999}));

@@ -1,0 +1,219 @@
+// `psmflow train --mode gm|gm-ctl` and the GM phase of `psmflow run`: the General Model trained
+// data-parallel on every rank of MPI_COMM_WORLD (one rank without mpirun). Rank 0 decides which
+// subjects' frames are used and keeps the manifest record; every rank builds the same network
+// from the seed, the trainer broadcasts rank 0's parameters (also after a resume, which every
+// rank reads from gm/latest.pt) and averages gradients every step through GradSync; rank 0
+// alone writes checkpoints.
+// Gradients are averaged while backward() runs (GradSync::overlap_backward).
+#include <sched.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "psmflow/train/gm.hpp"
+#include "psmflow/train/gm_data.hpp"
+#include "psmflow/collectives/grad_sync_backends.hpp"
+#include "psmflow/collectives/mpi.hpp"
+#include "psmflow/pipeline/plan.hpp"
+#include "psmflow/core/error.hpp"
+#include "psmflow/core/hash.hpp"
+#include "psmflow/train/net.hpp"
+#include "psmflow/train/stop.hpp"
+#include "psmflow/train/trainer.hpp"
+
+namespace psmflow::train {
+namespace {
+
+struct GmPlan {
+  std::vector<std::string> subjects;  // with frames, sorted by id
+  std::string input_hash;             // of their sorted frames checksums (CONTRIBUTING.md)
+  bool done = false;
+};
+
+GmPlan plan_on_root(const Config& cfg, const RunDir& run, const Manifest& m) {
+  GmPlan p;
+  std::string sums;
+  std::vector<std::string> ids;
+  for (const auto& s : cfg.data.subjects) ids.push_back(s.id);
+  std::sort(ids.begin(), ids.end());
+  for (const auto& id : ids) {
+    if (!pipeline::stage_done(m, cfg, id, stage::preprocess)) continue;
+    auto rec = m.get(id, stage::preprocess);
+    auto it = rec->outputs.find(run.relative(run.frames(id)));
+    if (it == rec->outputs.end()) continue;
+    p.subjects.push_back(id);
+    sums += id + " " + it->second.sha256 + "\n";
+  }
+  p.input_hash = sha256_hex(sums);
+  p.done = m.is_done(kRunScope, stage::gm, p.input_hash, cfg.stage_hash(stage::gm));
+  return p;
+}
+
+void broadcast_plan(GmPlan& p, MPI_Comm comm, int rank) {
+  std::string text;
+  if (rank == 0) text = nlohmann::json{{"subjects", p.subjects}, {"hash", p.input_hash}, {"done", p.done}}.dump();
+  int len = static_cast<int>(text.size());
+  PSMFLOW_MPI(MPI_Bcast(&len, 1, MPI_INT, 0, comm));
+  text.resize(static_cast<std::size_t>(len));
+  PSMFLOW_MPI(MPI_Bcast(text.data(), len, MPI_CHAR, 0, comm));
+  auto j = nlohmann::json::parse(text);
+  p.subjects = j.at("subjects").get<std::vector<std::string>>();
+  p.input_hash = j.at("hash");
+  p.done = j.at("done");
+}
+
+int threads_for_rank(int configured, int local_size) {
+  if (configured > 0) return configured;
+  cpu_set_t set;
+  int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  return std::max(1, cores / local_size);
+}
+
+std::chrono::milliseconds collective_timeout() {
+  const char* env = std::getenv("PSMFLOW_COLLECTIVE_TIMEOUT_S");
+  double s = env ? std::atof(env) : 600;
+  return std::chrono::milliseconds(static_cast<long long>(s * 1000));
+}
+
+// Test hook: PSMFLOW_TEST_GM_KILL="RANK:EPOCH" kills that rank with SIGKILL when the epoch starts,
+// as a node failure would; used to show that the job ends instead of hanging and resumes.
+void maybe_die(int rank, int epoch) {
+  const char* env = std::getenv("PSMFLOW_TEST_GM_KILL");
+  if (!env) return;
+  int r = -1, e = -1;
+  if (std::sscanf(env, "%d:%d", &r, &e) == 2 && r == rank && e == epoch) ::raise(SIGKILL);
+}
+
+class KillHookSampler : public train::PairSampler {
+ public:
+  KillHookSampler(const GmPairSampler& inner, int rank) : inner_(inner), rank_(rank) {}
+  std::vector<train::Pair> epoch_pairs(int epoch) const override {
+    maybe_die(rank_, epoch);
+    return inner_.epoch_pairs(epoch);
+  }
+  std::string describe() const override { return inner_.describe(); }
+
+ private:
+  const GmPairSampler& inner_;
+  int rank_;
+};
+
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, const collectives::RankInfo& info) {
+  const int threads = train::apply_threads(threads_for_rank(cfg.run.threads, info.local_size));
+  torch::Device device = train::choose_device(cfg.run.device);
+  if (device.is_cuda())
+    device = torch::Device(
+        torch::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank % std::max<int>(1, torch::cuda::device_count())));
+  std::vector<fs::path> files;
+  for (const auto& id : plan.subjects) files.push_back(run.frames(id));
+  CohortFrames frames(files);
+  GmSamplerSetup setup;
+  setup.mode = cfg.gm.mode;
+  setup.seed = cfg.run.seed;
+  setup.rank = info.rank;
+  setup.world = info.world;
+  setup.batch = cfg.gm.batch;
+  GmPairSampler pairs(frames, setup);
+  KillHookSampler hooked(pairs, info.rank);
+  auto net = train::make_facecycle_net(cfg, device);
+  if (!cfg.gm.init.empty()) train::load_weights(*net, cfg.gm.init);
+  collectives::GradSyncOptions sync_opt;
+  sync_opt.timeout = collective_timeout();
+  auto sync = collectives::make_grad_sync(MPI_COMM_WORLD, device, sync_opt);
+  // The trainer's parameter list (net.trainable_parameters()) is reduced during backward().
+  sync->overlap_backward(net->trainable_parameters());
+  train::TrainOptions opt;
+  opt.section = cfg.gm;
+  opt.seed = cfg.run.seed;
+  opt.config_hash = cfg.stage_hash(stage::gm);
+  opt.out_dir = run.gm_dir();
+  opt.device = device;
+  opt.label = "GM";
+  opt.first_slot = pairs.sampler().first_slot();
+  spdlog::info("GM: {} on {} rank(s), {} on rank {}, {} threads; {}", cfg.gm.mode, info.world, device.str(), info.rank,
+               threads, pairs.describe());
+  train::install_stop_handlers();
+  train::Trainer trainer(*net, frames, hooked, opt, sync.get());
+  train::TrainResult result = trainer.run();
+  if (result.interrupted)
+    throw Interrupted("interrupted by signal " + std::to_string(train::stop_signal()) + " after epoch " +
+                      std::to_string(result.epochs_done) + "; rerun to resume from " + trainer.latest().string());
+  StageResult out;
+  out.outputs = result.outputs;
+  std::string list;
+  for (const auto& id : plan.subjects) list += (list.empty() ? "" : ",") + id;
+  out.details = {{"mode", cfg.gm.mode},
+                 {"subjects", list},
+                 {"subject_count", std::to_string(plan.subjects.size())},
+                 {"frames", std::to_string(frames.size())},
+                 {"ranks", std::to_string(info.world)},
+                 {"batch_per_rank", std::to_string(cfg.gm.batch)},
+                 {"epochs", std::to_string(result.epochs_done)},
+                 {"images_per_s", std::to_string(result.images_per_s)},
+                 {"last_loss", std::to_string(result.last_loss)},
+                 {"device", device.str()}};
+  return out;
+}
+
+// A rank that fails alone would leave the others waiting in a collective: end the job.
+[[noreturn]] void abort_job(const collectives::RankInfo& info, const std::string& why) {
+  spdlog::critical("GM rank {}: {}; aborting the job (rerun to resume from the last checkpoint)", info.rank, why);
+  MPI_Abort(MPI_COMM_WORLD, kExitStageFailed);
+  std::_Exit(kExitStageFailed);
+}
+
+}  // namespace
+
+int run_gm_training(const Config& cfg, const RunDir& run, Manifest& manifest) {
+  if (cfg.gm.mode != "gm" && cfg.gm.mode != "gm-ctl")
+    throw UsageError("GM training: mode '" + cfg.gm.mode + "' is not gm or gm-ctl");
+  collectives::MpiSession mpi;
+  collectives::RankInfo info = collectives::rank_info(MPI_COMM_WORLD);
+  GmPlan plan;
+  if (info.rank == 0) plan = plan_on_root(cfg, run, manifest);
+  broadcast_plan(plan, MPI_COMM_WORLD, info.rank);
+  if (plan.subjects.empty()) {
+    if (info.rank == 0) spdlog::error("GM: no subject has frames yet (run psmflow preprocess first)");
+    return kExitStageFailed;
+  }
+  if (plan.done) {
+    if (info.rank == 0) spdlog::info("GM: already done over these {} subjects, skipped", plan.subjects.size());
+    return kExitOk;
+  }
+  bool interrupted = false;
+  auto work = [&]() -> StageResult {
+    try {
+      return train_gm(cfg, run, plan, info);
+    } catch (const Interrupted&) {
+      interrupted = true;
+      throw;
+    }
+  };
+  if (info.rank != 0) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      if (!interrupted) abort_job(info, e.what());
+    }
+    return interrupted ? train::kExitInterrupted : kExitOk;
+  }
+  StageOutcome outcome =
+      run_stage(manifest, kRunScope, stage::gm, plan.input_hash, cfg.stage_hash(stage::gm), work, true);
+  if (interrupted) {
+    if (auto rec = manifest.get(kRunScope, stage::gm)) {
+      rec->status = Status::interrupted;
+      manifest.put(*rec);
+    }
+    return train::kExitInterrupted;
+  }
+  if (outcome == StageOutcome::failed && info.world > 1) abort_job(info, "GM training failed (recorded)");
+  return outcome == StageOutcome::failed ? kExitStageFailed : kExitOk;
+}
+
+}  // namespace psmflow::train

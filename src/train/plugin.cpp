@@ -1,0 +1,41 @@
+#include "psmflow/train/plugin.hpp"
+
+#include <dlfcn.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace psmflow {
+namespace {
+
+constexpr const char* kPluginFile = "libpsmflow_torch.so";
+constexpr const char* kEntrySymbol = "psmflow_torch_plugin_v1";
+
+// The plugin sits beside libpsmflow.so in the build tree and in an install, wherever that is.
+std::filesystem::path plugin_path() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&torch_plugin), &info) == 0 || info.dli_fname == nullptr)
+    throw std::runtime_error("cannot find the folder of libpsmflow.so to load its LibTorch plugin");
+  return std::filesystem::path(info.dli_fname).parent_path() / kPluginFile;
+}
+
+const TorchPlugin* load_plugin() {
+  const std::filesystem::path file = plugin_path();
+  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) throw std::runtime_error("cannot load " + file.string() + ": " + dlerror());
+  using Entry = const TorchPlugin* (*)();
+  auto entry = reinterpret_cast<Entry>(dlsym(handle, kEntrySymbol));
+  if (entry == nullptr)
+    throw std::runtime_error(file.string() + " has no " + kEntrySymbol + " (a plugin from another psmflow build?)");
+  return entry();
+}
+
+}  // namespace
+
+const TorchPlugin& torch_plugin() {
+  static const TorchPlugin* plugin = load_plugin();
+  return *plugin;
+}
+
+}  // namespace psmflow
