@@ -15,14 +15,7 @@ Command add_collect(CLI::App& root) {
   return {sub, [opt] {
             Session s = open_session(*opt, "collect");
             report::CollectResult res;
-            // Always rewritten: the report reflects the run as it is now (new failures, new subjects).
-            StageOutcome o = run_stage(s.manifest, kRunScope, stage::collect, "always", s.cfg.stage_hash(stage::collect), [&] {
-              res = report::collect(s.run, s.cfg, report::run_sources(s.run, s.cfg));
-              StageResult r;
-              r.outputs = {res.report_json, res.report_md, res.report_html};
-              r.details = {{"evaluated", std::to_string(res.evaluated)}, {"missing", std::to_string(res.missing)}};
-              return r;
-            }, /*force=*/true);
+            StageOutcome o = report::collect_stage(s.cfg, s.manifest, res);
             if (o == StageOutcome::failed) return kExitStageFailed;
             std::cout << res.report_html.string() << "\n";
             return kExitOk;

@@ -14,6 +14,7 @@ struct EmbedCli {
   std::string checkpoint;
   bool untrained = false;
   std::string device;
+  bool accept_unfinished = false;
 };
 
 int run_embed(const EmbedCli& o) {
@@ -26,7 +27,8 @@ int run_embed(const EmbedCli& o) {
   if (!o.checkpoint.empty() && ids.size() > 1) throw UsageError("embed: --checkpoint goes with one --subject");
   int code = kExitOk;
   for (const auto& id : ids) {
-    train::EmbedRequest req{id, o.model, o.checkpoint.empty() ? fs::path() : fs::absolute(o.checkpoint), o.untrained};
+    train::EmbedRequest req{id, o.model, o.checkpoint.empty() ? fs::path() : fs::absolute(o.checkpoint), o.untrained,
+                            o.accept_unfinished};
     if (torch_plugin().embed_subject(s.cfg, s.run, s.manifest, req) != kExitOk) code = kExitStageFailed;
   }
   return code;
@@ -36,12 +38,14 @@ int run_embed(const EmbedCli& o) {
 
 Command add_embed(CLI::App& root) {
   CLI::App* sub = root.add_subcommand(
-      "embed", "Write the code and pre-MLP feature of every frame to subjects/ID/embeddings.h5 (eval preprocessing)");
+      "embed", "Write the code and pre-MLP feature of every frame to subjects/ID/embeddings/TAG.h5 (indexed by "
+      "subjects/ID/embeddings.h5)");
   auto o = std::make_shared<EmbedCli>();
   add_common_options(sub, o->common);
   sub->add_option("--model", o->model, "psm | gm | a tag trained with psmflow train --tag")->capture_default_str();
   sub->add_option("--checkpoint", o->checkpoint, "Embed with this checkpoint instead of the model's final.pt")
       ->check(CLI::ExistingFile);
+  add_accept_unfinished(sub, o->accept_unfinished);
   sub->add_flag("--untrained", o->untrained,
                 "Embed with the untrained network of the config's preset and seed (tag untrained, a baseline)");
   sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, auto)")

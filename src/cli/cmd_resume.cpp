@@ -51,12 +51,21 @@ int run_resume(const ResumeOptions& opt) {
   }
   std::cout << fmt::format("resuming shards [{}]{}{}\n", fmt::join(plan.shards, " "), plan.gm ? ", GM" : "",
                            plan.collect ? ", collector" : "");
-  if (!opt.dry_run) add_log_file(root / "logs", "resume");
   slurm::ScriptContext ctx = slurm::make_context(cfg, root);
+  std::unique_ptr<RunLock> lock;
+  if (!opt.dry_run) {
+    scheduler.check_reachable();
+    // The submission's token: its jobs that still run (other shards) share the lock with this round.
+    if (!jobs->run_lock.empty()) ::setenv("PSMFLOW_RUN_LOCK", jobs->run_lock.c_str(), 1);
+    lock = lock_run_dir(root, "resume");
+    jobs->run_lock = ctx.run_lock = lock->token();
+    add_log_file(root / "logs", "resume");
+  }
   ctx.shard_count = jobs->shard_count;
   slurm::RoundRequest req{"resume", plan.shards, plan.gm, plan.collect, opt.dry_run, cfg.slurm.max_array_size};
   if (opt.dry_run && req.max_array_size == 0) req.max_array_size = 1001;
-  slurm::submit_round(ctx, scheduler, req, *jobs, std::cout);
+  slurm::Round round = slurm::submit_round(ctx, scheduler, req, *jobs, std::cout);
+  if (lock) lock->hand_to_slurm(round.job_ids());
   return kExitOk;
 }
 

@@ -31,7 +31,9 @@ int run_job(const RunArgs& a) {
   Config cfg = load_config(spec.config);
   if (!a.run_dir.empty()) cfg.run.run_dir = fs::absolute(a.run_dir);
   std::vector<eval::JobStep> steps = eval::expand_job(spec, cfg);
+  std::unique_ptr<RunLock> lock;  // the steps, child processes, share it through PSMFLOW_RUN_LOCK
   if (!a.dry_run) {
+    lock = lock_run_dir(cfg.run.run_dir, "run " + spec.file.string());
     RunDir::create(cfg);
     add_log_file(RunDir(cfg.run.run_dir).logs_dir(), "run-job");
   }
@@ -68,6 +70,9 @@ int run_command(const RunArgs& a) {
   opt.stage = a.stage;
   opt.retries = a.retries;
   if (const char* hook = std::getenv("PSMFLOW_TEST_STAGE_CMD")) opt.test_command = hook;
+  // Every rank presents the MPI job's token, so the ranks share the lock; the stage processes
+  // they start inherit it.
+  auto lock = lock_run_dir(cfg.run.run_dir, "run " + opt.config.string());
   create_run_dir(cfg, info.rank);
   add_log_file(RunDir(cfg.run.run_dir).logs_dir(), "run");
   // Only the master talks on the console; every rank keeps its full log file.

@@ -30,7 +30,12 @@ int run_submit(const SubmitOptions& opt) {
   req.dry_run = opt.dry_run;
   req.max_array_size = cfg.slurm.max_array_size;
   for (const auto& s : shards) req.shards.push_back(s.index);
+  slurm::SlurmScheduler scheduler;
+  std::unique_ptr<RunLock> lock;
   if (!opt.dry_run) {
+    scheduler.check_reachable();
+    lock = lock_run_dir(root, "submit " + fs::absolute(opt.config).string());
+    ctx.run_lock = lock->token();
     RunDir run = RunDir::create(cfg);
     add_log_file(run.logs_dir(), "submit");
   } else if (req.max_array_size == 0) {
@@ -38,9 +43,9 @@ int run_submit(const SubmitOptions& opt) {
     req.max_array_size = 1001;
     std::cout << "# [slurm] max_array_size = 0: assuming Slurm's default MaxArraySize 1001 for this dry run\n";
   }
-  slurm::JobsFile jobs{ctx.config_file, ctx.shard_count, {}};
-  slurm::SlurmScheduler scheduler;
-  slurm::submit_round(ctx, scheduler, req, jobs, std::cout);
+  slurm::JobsFile jobs{ctx.config_file, ctx.shard_count, {}, ctx.run_lock};
+  slurm::Round round = slurm::submit_round(ctx, scheduler, req, jobs, std::cout);
+  if (lock) lock->hand_to_slurm(round.job_ids());
   if (!opt.dry_run)
     std::cout << cfg.data.subjects.size() << " subjects in " << ctx.shard_count << " shards; job ids in "
               << slurm::JobsFile::path_in(root).string() << "; follow with `psmflow status " << root.string() << "`\n";

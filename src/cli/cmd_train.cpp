@@ -18,6 +18,7 @@ struct TrainCli {
   std::string init;
   std::string tag = "psm";
   std::string device;
+  bool accept_unfinished = false;
 };
 
 // Command-line values override the [train.psm] or [train.gm] section they belong to.
@@ -43,7 +44,7 @@ int run_train(const TrainCli& o) {
   if (ids.empty()) throw UsageError("train: no subject (give --subject ID or a config with subjects)");
   int code = kExitOk;
   for (const auto& id : ids) {
-    int rc = torch_plugin().train_subject(s.cfg, s.run, s.manifest, {id, o.tag, 2});
+    int rc = torch_plugin().train_subject(s.cfg, s.run, s.manifest, {id, o.tag, 2, o.accept_unfinished});
     if (rc != kExitOk) code = rc;
     if (rc == train::kExitInterrupted) break;  // interrupted: the other subjects wait for the rerun
   }
@@ -67,6 +68,7 @@ Command add_train(CLI::App& root) {
   sub->add_option("--tag", o->tag, "Model name: psm (subjects/ID/psm) or another tag (subjects/ID/TAG)")->capture_default_str();
   sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, auto)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  add_accept_unfinished(sub, o->accept_unfinished);
   return {sub, [o] { return run_train(*o); }};
 }
 

@@ -9,6 +9,7 @@
 #include "psmflow/config/config.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/store/run_dir.hpp"
+#include "psmflow/store/run_lock.hpp"
 
 namespace psmflow::cli {
 
@@ -28,15 +29,20 @@ void add_common_options(CLI::App* sub, CommonOptions& opt, bool with_subject = t
 
 // Loads --config (or the built-in defaults), applies overrides, creates the run directory and
 // starts its log file for this command. Throws UsageError on bad input.
+// Takes RUN_DIR/run.lock for a command that writes the run directory (RunDirBusy = exit 2);
+// a lock handed to Slurm is free once squeue shows none of its jobs.
+std::unique_ptr<RunLock> lock_run_dir(const fs::path& run_dir, const std::string& command);
+
 struct Session {
+  std::unique_ptr<RunLock> lock;  // first: released after everything else
   Config cfg;
   RunDir run;
   Manifest manifest;
 };
 Session open_session(const CommonOptions& opt, const std::string& command);
 
-// For commands whose issue has not landed yet: says so and returns exit 2.
-int not_built_yet(const std::string& command, const std::string& issue);
+// --accept-unfinished-inputs: a stage refuses inputs whose record is not done unless given.
+void add_accept_unfinished(CLI::App* sub, bool& accept);
 
 Command add_demo(CLI::App& root);
 Command add_synth(CLI::App& root);

@@ -1,8 +1,10 @@
-#include <iostream>
+#include <algorithm>
 
 #include "command.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/slurm/scheduler.hpp"
+#include "psmflow/slurm/status.hpp"
 
 namespace psmflow::cli {
 
@@ -13,18 +15,30 @@ void add_common_options(CLI::App* sub, CommonOptions& opt, bool with_subject) {
   sub->add_option("--threads", opt.threads, "CPU threads (overrides [run] threads; 0 = all allotted)");
 }
 
+std::unique_ptr<RunLock> lock_run_dir(const fs::path& run_dir, const std::string& command) {
+  return RunLock::acquire(run_dir, command, [](const std::vector<std::string>& ids) {
+    slurm::SlurmScheduler scheduler;
+    auto states = scheduler.query(ids);
+    if (!states) return true;  // Slurm does not answer: its jobs may still be working
+    return std::any_of(states->begin(), states->end(),
+                       [](const slurm::JobState& j) { return slurm::is_active_state(j.state); });
+  });
+}
+
 Session open_session(const CommonOptions& opt, const std::string& command) {
   Config cfg = opt.config.empty() ? default_config() : load_config(opt.config);
   if (!opt.run_dir.empty()) cfg.run.run_dir = fs::absolute(opt.run_dir);
   if (opt.threads >= 0) cfg.run.threads = opt.threads;
+  auto lock = lock_run_dir(cfg.run.run_dir, command);
   RunDir run = RunDir::create(cfg);
   add_log_file(run.logs_dir(), command);
-  return Session{std::move(cfg), run, Manifest(run)};
+  return Session{std::move(lock), std::move(cfg), run, Manifest(run)};
 }
 
-int not_built_yet(const std::string& command, const std::string& issue) {
-  std::cerr << "psmflow " << command << ": not built yet (" << issue << ")\n";
-  return kExitUsage;
+void add_accept_unfinished(CLI::App* sub, bool& accept) {
+  sub->add_flag("--accept-unfinished-inputs", accept,
+                "Use inputs whose stage record is failed or interrupted (e.g. frames of a half-decoded video) "
+                "instead of refusing them");
 }
 
 }  // namespace psmflow::cli

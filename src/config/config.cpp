@@ -9,6 +9,7 @@
 #include <set>
 #include <iomanip>
 #include <sstream>
+#include <stdexcept>
 
 #include "fields.hpp"
 #include "validate.hpp"
@@ -176,7 +177,7 @@ void read_train(const toml::table& t, Reader& r, Config& cfg) {
   }
 }
 
-Config parse(const std::string& text, const fs::path& origin, bool check_files) {
+Config parse(const std::string& text, const fs::path& origin, bool check_files, bool require_subjects = true) {
   Config cfg;
   cfg.file = fs::absolute(origin);
   cfg.text = text;
@@ -202,7 +203,7 @@ Config parse(const std::string& text, const fs::path& origin, bool check_files) 
   if (auto t = table_at(doc, "train", r)) read_train(*t, r, cfg);
   if (auto t = table_at(doc, "eval", r)) r.read(*t, "eval", eval_fields(), cfg.eval);
   if (auto t = table_at(doc, "slurm", r)) r.read(*t, "slurm", slurm_fields(), cfg.slurm);
-  validate(cfg, lines, check_files);
+  validate(cfg, lines, check_files, require_subjects);
   return cfg;
 }
 
@@ -229,8 +230,8 @@ void dump(std::ostringstream& out, const std::string& name, const Fields<S>& fie
 
 }  // namespace
 
-Config parse_config(const std::string& text, const fs::path& origin, bool check_files) {
-  return parse(text, origin, check_files);
+Config parse_config(const std::string& text, const fs::path& origin, bool check_files, bool require_subjects) {
+  return parse(text, origin, check_files, require_subjects);
 }
 
 Config load_config(const fs::path& file, bool check_files) {
@@ -258,32 +259,17 @@ const SubjectSpec* Config::find_subject(const std::string& id) const {
   return nullptr;
 }
 
-std::string Config::stage_hash(const std::string& stage_name) const {
-  // Tagged variants (embed-untrained, embed-tl-gm, train-ctl, ...) depend on what their base does.
-  std::string stage = stage_name;
-  if (stage.rfind("embed-", 0) == 0 && stage != "embed-gm") stage = "embed";
-  if (stage.rfind("train-", 0) == 0) stage = "psm";
+std::string Config::sections_hash(const std::vector<std::string>& sections) const {
   std::ostringstream out;
-  out << "stage=" << stage << '\n';
-  auto model_part = [&] { dump(out, "model", model_fields(), model); };
-  if (stage == "preprocess") {
-    dump(out, "preprocess", preprocess_fields(), preprocess);
-    dump(out, "data", data_fields(), data);
-  } else if (stage == "psm" || stage == "embed") {
-    model_part();
-    dump(out, "train.psm", train_fields(), psm);
-    out << "seed=" << run.seed << '\n';
-  } else if (stage == "gm" || stage == "embed-gm") {
-    model_part();
-    dump(out, "train.gm", train_fields(), gm);
-    out << "seed=" << run.seed << '\n';
-  } else if (stage == "evaluate" || stage == "collect") {
-    dump(out, "eval", eval_fields(), eval);
-    dump(out, "data", data_fields(), data);
-    model_part();
-    out << "seed=" << run.seed << '\n';
-  } else {
-    out << text;
+  for (const auto& section : sections) {
+    if (section == "preprocess") dump(out, section, preprocess_fields(), preprocess);
+    else if (section == "data") dump(out, section, data_fields(), data);
+    else if (section == "model") dump(out, section, model_fields(), model);
+    else if (section == "train.psm") dump(out, section, train_fields(), psm);
+    else if (section == "train.gm") dump(out, section, train_fields(), gm);
+    else if (section == "eval") dump(out, section, eval_fields(), eval);
+    else if (section == "seed") out << "seed=" << run.seed << '\n';
+    else throw std::logic_error("sections_hash: '" + section + "' is not a config section");
   }
   return sha256_hex(out.str());
 }

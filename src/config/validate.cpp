@@ -59,11 +59,11 @@ void check_aus(const Checker& c, const std::vector<int>& aus, const std::string&
   }
 }
 
-void check_data(const Checker& c, const DataSection& d, bool check_files) {
+void check_data(const Checker& c, const DataSection& d, bool check_files, bool require_subjects) {
   c.one_of(d.label_format, {"disfa", "csv"}, "data.label_format");
   c.require(d.label_frame_base == 0 || d.label_frame_base == 1, "data.label_frame_base", "must be 0 or 1");
   check_aus(c, d.aus, "data.aus");
-  c.require(!d.subjects.empty(), "data", "no subjects: add [[data.subject]] tables or data.ids with data.input");
+  c.require(!require_subjects || !d.subjects.empty(), "data", "no subjects: add [[data.subject]] tables or data.ids with data.input");
   std::map<std::string, int> first_line;
   for (const auto& s : d.subjects) {
     std::string why = unsafe_id_reason(s.id);
@@ -164,10 +164,10 @@ void check_slurm(const Checker& c, const SlurmSection& s, bool check_files) {
 
 }  // namespace
 
-void validate(const Config& cfg, const KeyLines& lines, bool check_files) {
+void validate(const Config& cfg, const KeyLines& lines, bool check_files, bool require_subjects) {
   Checker c(cfg, lines);
   check_run(c, cfg.run);
-  check_data(c, cfg.data, check_files);
+  check_data(c, cfg.data, check_files, require_subjects);
   check_preprocess(c, cfg.preprocess, check_files);
   check_model(c, cfg.model, check_files);
   check_train(c, cfg.psm, "train.psm", check_files);

@@ -1,4 +1,5 @@
 #include "psmflow/eval/evaluate.hpp"
+#include "psmflow/pipeline/stages.hpp"
 
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
@@ -153,7 +154,7 @@ json evaluate_subject(const SubjectData& d, const Config& cfg) {
 
   return {{"subject", d.subject},
           {"psmflow_version", PSMFLOW_VERSION},
-          {"config_hash", cfg.stage_hash("evaluate")},
+          {"config_hash", pipeline::config_hash(cfg, stage::evaluate)},
           {"frames", n},
           {"embedding", cfg.model.embedding},
           {"classifier", e.classifier},

@@ -8,6 +8,7 @@
 
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/store/run_dir.hpp"
 
@@ -120,9 +121,18 @@ class Plan {
 std::string train_id(const std::string& id, const std::string& tag) { return "train/" + id + "/" + tag; }
 std::string embed_id(const std::string& id, const std::string& tag) { return "embed/" + id + "/" + tag; }
 
+// Steps run a stage of the registry (its command), with the job's own arguments after it.
+std::vector<std::string> command_of(const pipeline::Stage& st, const std::string& id) {
+  std::vector<std::string> args = st.command;
+  if (st.scope == pipeline::Scope::subject) args.insert(args.begin() + 1, {"--subject", id});
+  return args;
+}
+
 void train_psm(Plan& p, const std::string& id, const std::string& tag, const std::string& mode, int epochs,
                const fs::path& init, std::vector<std::string> after) {
-  std::vector<std::string> args = {"train", "--subject", id, "--tag", tag, "--mode", mode};
+  std::vector<std::string> args = command_of(pipeline::train_stage(tag), id);
+  if (tag == "psm") args.insert(args.end(), {"--tag", tag});
+  args.insert(args.end(), {"--mode", mode});
   if (epochs > 0) args.insert(args.end(), {"--epochs", std::to_string(epochs)});
   if (!init.empty()) args.insert(args.end(), {"--init", init.string()});
   after.insert(after.begin(), "preprocess/" + id);
@@ -131,9 +141,7 @@ void train_psm(Plan& p, const std::string& id, const std::string& tag, const std
 
 void embed(Plan& p, const std::string& id, const std::string& tag, const std::string& after,
            const fs::path& checkpoint = {}) {
-  std::vector<std::string> args = {"embed", "--subject", id};
-  if (tag == "untrained") args.push_back("--untrained");
-  else args.insert(args.end(), {"--model", tag});
+  std::vector<std::string> args = command_of(pipeline::embed_stage(tag), id);
   if (!checkpoint.empty()) args.insert(args.end(), {"--checkpoint", checkpoint.string()});
   p.add(embed_id(id, tag), id, args, {after});
 }
@@ -155,12 +163,13 @@ std::vector<JobStep> expand_job(const JobSpec& spec, const Config& cfg) {
                                  spec.file.string(), spec.every, cfg.psm.checkpoint_every, spec.config.string()));
   Plan p(spec, cfg);
   const RunDir& run = p.run();
+  const pipeline::Pipeline& pipe = pipeline::standard_pipeline();
   std::vector<std::string> all_pre;
   for (const auto& id : ids) {
-    p.add("preprocess/" + id, id, {"preprocess", "--subject", id}, {});
+    p.add("preprocess/" + id, id, command_of(pipe.at(stage::preprocess), id), {});
     all_pre.push_back("preprocess/" + id);
   }
-  p.add(train_id(kRunScope, "gm"), kRunScope, {"train", "--mode", "gm"}, all_pre);
+  p.add(train_id(kRunScope, "gm"), kRunScope, command_of(pipe.at(stage::gm), kRunScope), all_pre);
 
   const int long_epochs = spec.kind == "transfer" ? spec.long_epochs : spec.kind == "ctl" ? spec.epochs : 0;
   std::map<std::string, std::vector<std::string>> tags;  // per subject: tags to evaluate
@@ -203,10 +212,10 @@ std::vector<JobStep> expand_job(const JobSpec& spec, const Config& cfg) {
       }
       needs.push_back(embed_id(id, tag));
     }
-    p.add("evaluate/" + id, id, {"evaluate", "--subject", id}, needs);
+    p.add("evaluate/" + id, id, command_of(pipe.at(stage::evaluate), id), needs);
     all_eval.push_back("evaluate/" + id);
   }
-  p.add("collect", kRunScope, {"collect"}, all_eval);
+  p.add("collect", kRunScope, command_of(pipe.at(stage::collect), kRunScope), all_eval);
   return p.take();
 }
 

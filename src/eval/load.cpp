@@ -28,9 +28,8 @@ Matrix embedding_matrix(const Embeddings& e, const std::string& which, const std
 SubjectData load_subject(const RunDir& run, const std::string& id, const std::string& embedding) {
   if (embedding != "code" && embedding != "feature")
     throw UsageError("[model] embedding must be code or feature, not '" + embedding + "'");
-  const fs::path frames_file = run.frames(id), emb_file = run.embeddings(id);
+  const fs::path frames_file = run.frames(id), emb_dir = run.embeddings_dir(id);
   if (!fs::exists(frames_file)) throw StageError(frames_file.string() + ": missing (run preprocess first)");
-  if (!fs::exists(emb_file)) throw StageError(emb_file.string() + ": missing (run embed first)");
   FramesReader frames(frames_file);
   if (frames.labels().empty()) throw StageError(frames_file.string() + ": no AU labels, nothing to evaluate against");
 
@@ -39,7 +38,8 @@ SubjectData load_subject(const RunDir& run, const std::string& id, const std::st
   std::map<std::int64_t, int> frame_row;
   for (std::size_t i = 0; i < frames.frame_index().size(); ++i) frame_row[frames.frame_index()[i]] = static_cast<int>(i);
   std::set<std::int64_t> common(frames.frame_index().begin(), frames.frame_index().end());
-  for (const auto& tag : embedding_tags(emb_file)) {
+  for (const auto& tag : embedding_tags(emb_dir)) {
+    const fs::path emb_file = run.embeddings(id, tag);
     Embeddings e = read_embeddings(emb_file, tag);
     if ((embedding == "code" ? e.code_dim : e.feature_dim) == 0)
       throw StageError(fmt::format("{}: model '{}' has no {} embedding", emb_file.string(), tag, embedding));
@@ -50,8 +50,8 @@ SubjectData load_subject(const RunDir& run, const std::string& id, const std::st
     common.swap(both);
     by_tag.emplace(tag, std::move(e));
   }
-  if (by_tag.empty()) throw StageError(emb_file.string() + ": no model embeddings in it");
-  if (common.empty()) throw StageError(emb_file.string() + ": its frames do not match those of " + frames_file.string());
+  if (by_tag.empty()) throw StageError(emb_dir.string() + ": no model embeddings (run embed first)");
+  if (common.empty()) throw StageError(emb_dir.string() + ": the embedded frames do not match those of " + frames_file.string());
 
   SubjectData d;
   d.subject = id;

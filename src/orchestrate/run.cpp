@@ -110,27 +110,29 @@ struct GmDecision {
   std::string why;  // when not run
 };
 
-// GM needs frames of every subject of the config (stage all) or of at least one (stage gm,
-// e.g. a Slurm GM job; the trainer records which subjects it used).
-GmDecision decide_gm(const Config& cfg, const std::string& stage) {
+// The GM trains on the subjects whose frames are done, as a Slurm GM job does: one subject with a
+// bad video does not withhold the GM and the report from the cohort (the trainer records which
+// subjects it used, and the report lists the others with their reasons).
+GmDecision decide_gm(const Config& cfg) {
   Manifest m{RunDir(cfg.run.run_dir)};
   std::vector<std::string> missing;
   for (const auto& id : config_subjects(cfg))
     if (!pipeline::stage_done(m, cfg, id, stage::preprocess)) missing.push_back(id);
   std::size_t total = cfg.data.subjects.size();
   if (missing.size() == total) return {false, "no subject has frames yet"};
-  if (stage == "all" && !missing.empty()) {
+  if (!missing.empty()) {
     std::string list;
     for (std::size_t i = 0; i < missing.size() && i < 10; ++i) list += (i ? ", " : "") + missing[i];
     if (missing.size() > 10) list += ", ...";
-    return {false, "the GM waits for the frames of all " + std::to_string(total) + " subjects; missing: " + list};
+    spdlog::warn("GM: training on the frames of {} of {} subjects; without frames: {}", total - missing.size(), total,
+                 list);
   }
   return {true, ""};
 }
 
 int gm_phase(const Config& cfg, const RunOptions& opt, const WorkerSetup& setup, MPI_Comm comm, int rank) {
   GmDecision d;
-  if (rank == 0) d = decide_gm(cfg, opt.stage);
+  if (rank == 0) d = decide_gm(cfg);
   if (!bcast_int(d.run, comm)) {
     if (rank == 0) spdlog::error("GM not trained: {}", d.why);
     return kExitStageFailed;

@@ -10,6 +10,7 @@
 #include "psmflow/eval/metrics.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/report/report.hpp"
 
@@ -52,10 +53,17 @@ json across_subjects(const std::vector<double>& values, std::uint64_t seed) {
   return {{"mean", mean}, {"lo", iv.lo}, {"hi", iv.hi}, {"subjects", values.size()}};
 }
 
+}  // namespace
+
+std::vector<std::string> missing_reason_order(const pipeline::Pipeline& pipe) {
+  return pipe.names(pipeline::Scope::subject);
+}
+
+namespace {
+
 // Why a subject has no eval.json: the first failed stage with its error, else what is pending.
 json missing_reason(const std::string& id, const std::vector<Record>& records, const Manifest& m) {
-  // In pipeline order, so the root cause is named rather than a later stage that lacked its input.
-  const std::vector<std::string> order = {stage::preprocess, stage::psm, stage::embed, stage::embed_gm, stage::evaluate};
+  const std::vector<std::string> order = missing_reason_order(pipeline::standard_pipeline());
   auto find = [&](const std::string& st) {
     return std::find_if(records.begin(), records.end(), [&](const Record& r) { return r.stage == st; });
   };
@@ -66,7 +74,7 @@ json missing_reason(const std::string& id, const std::vector<Record>& records, c
     if (s == Status::failed || s == Status::interrupted)
       return {{"subject", id}, {"stage", st}, {"status", to_string(s)}, {"error", it->error}};
   }
-  for (const std::string& st : {stage::preprocess, stage::psm, stage::embed, stage::evaluate}) {
+  for (const std::string& st : order) {
     auto it = find(st);
     if (it == records.end() || m.effective_status(*it) != Status::done)
       return {{"subject", id}, {"stage", st}, {"status", it == records.end() ? "pending" : to_string(m.effective_status(*it))},
@@ -298,7 +306,7 @@ json aggregate(const RunDir& run, const Config& cfg, const std::vector<std::stri
   json out;
   out["psmflow_version"] = PSMFLOW_VERSION;
   out["config_hash"] = cfg.hash;
-  out["eval_config_hash"] = cfg.stage_hash(stage::collect);
+  out["eval_config_hash"] = pipeline::config_hash(cfg, stage::collect);
   out["created"] = now_iso8601();
   out["run_dir"] = run.root().string();
   out["embedding"] = cfg.model.embedding;

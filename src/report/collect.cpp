@@ -72,4 +72,16 @@ CollectResult collect(const RunDir& run, const Config& cfg, const Sources& sourc
   return out;
 }
 
+StageOutcome collect_stage(const Config& cfg, Manifest& m, CollectResult& res) {
+  const pipeline::Stage& st = pipeline::standard_pipeline().at(stage::collect);
+  // Inputs::always: the report reflects the run as it is now (new failures, new subjects).
+  return run_stage(m, kRunScope, st.name, "always", pipeline::config_hash(cfg, st), [&] {
+    res = collect(m.run(), cfg, run_sources(m.run(), cfg));
+    StageResult r;
+    r.outputs = {res.report_json, res.report_md, res.report_html};
+    r.details = {{"evaluated", std::to_string(res.evaluated)}, {"missing", std::to_string(res.missing)}};
+    return r;
+  }, /*force=*/true);
+}
+
 }  // namespace psmflow::report

@@ -38,7 +38,7 @@ Sources run_sources(const RunDir& run, const Config& cfg) {
   Sources s;
   std::string embedding = cfg.model.embedding;
   s.subject_data = [run, embedding](const std::string& id) -> std::optional<eval::SubjectData> {
-    if (!fs::exists(run.embeddings(id)) || !fs::exists(run.frames(id))) return std::nullopt;
+    if (!fs::exists(run.embeddings_dir(id)) || !fs::exists(run.frames(id))) return std::nullopt;
     return eval::load_subject(run, id, embedding);
   };
   s.faces_png = [run](const std::string& id) -> std::string {

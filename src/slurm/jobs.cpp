@@ -5,6 +5,7 @@
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
+#include "psmflow/store/manifest.hpp"
 
 namespace psmflow::slurm {
 namespace {
@@ -38,6 +39,7 @@ std::optional<JobsFile> JobsFile::load(const fs::path& run_dir) {
     JobsFile f;
     f.config = j.at("config").get<std::string>();
     f.shard_count = j.at("shard_count");
+    f.run_lock = j.value("run_lock", "");
     for (const auto& r : j.at("rounds")) f.rounds.push_back(round_from_json(r));
     return f;
   } catch (const json::exception& e) {
@@ -48,7 +50,7 @@ std::optional<JobsFile> JobsFile::load(const fs::path& run_dir) {
 void JobsFile::save(const fs::path& run_dir) const {
   json rounds = json::array();
   for (const auto& r : this->rounds) rounds.push_back(to_json(r));
-  json j = {{"config", config.string()}, {"shard_count", shard_count}, {"rounds", rounds}};
+  json j = {{"config", config.string()}, {"shard_count", shard_count}, {"run_lock", run_lock}, {"rounds", rounds}};
   fs::create_directories(path_in(run_dir).parent_path());
   write_file_atomic(path_in(run_dir), j.dump(2) + "\n");
 }
@@ -73,13 +75,18 @@ std::string JobsFile::latest_collect() const {
   return {};
 }
 
+std::vector<std::string> Round::job_ids() const {
+  std::vector<std::string> ids;
+  for (const auto& a : arrays) ids.push_back(a.job_id);
+  if (!gm.empty()) ids.push_back(gm);
+  if (!collect.empty()) ids.push_back(collect);
+  return ids;
+}
+
 std::vector<std::string> JobsFile::all_job_ids() const {
   std::vector<std::string> ids;
-  for (const auto& r : rounds) {
-    for (const auto& a : r.arrays) ids.push_back(a.job_id);
-    if (!r.gm.empty()) ids.push_back(r.gm);
-    if (!r.collect.empty()) ids.push_back(r.collect);
-  }
+  for (const auto& r : rounds)
+    for (auto& id : r.job_ids()) ids.push_back(std::move(id));
   return ids;
 }
 
@@ -92,7 +99,10 @@ Config load_run_config(const fs::path& run_dir, const std::optional<JobsFile>& j
   if (!fs::is_regular_file(frozen))
     throw UsageError(run_dir.string() + ": not a psmflow run directory (no config.toml in it)");
   fs::path origin = jobs && !jobs->config.empty() ? jobs->config : frozen;
-  return parse_config(read_file(frozen), origin, /*check_files=*/false);
+  Config cfg = parse_config(read_file(frozen), origin, /*check_files=*/false, /*require_subjects=*/false);
+  if (cfg.data.subjects.empty())
+    for (const auto& id : Manifest(RunDir(run_dir)).subjects()) cfg.data.subjects.push_back(SubjectSpec{id});
+  return cfg;
 }
 
 }  // namespace psmflow::slurm

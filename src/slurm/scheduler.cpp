@@ -69,6 +69,7 @@ CommandOutput run_command(const std::vector<std::string>& argv, const fs::path& 
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execvp(args[0], args.data());
+    ::dprintf(2, "cannot run %s: %s\n", args[0], std::strerror(errno));
     _exit(127);
   }
   ::close(out_pipe[1]);
@@ -111,6 +112,20 @@ int SlurmScheduler::max_array_size() {
     throw UsageError("cannot read MaxArraySize from `scontrol show config` (exit " + std::to_string(r.exit_code) +
                      "): " + trim(r.err) + "; set [slurm] max_array_size in the config");
   return n;
+}
+
+void SlurmScheduler::check_reachable() {
+  for (const char* tool : {"sbatch", "squeue", "scontrol"}) {
+    CommandOutput r = runner_({"/bin/sh", "-c", std::string("command -v ") + tool}, {});
+    if (r.exit_code != 0)
+      throw UsageError(std::string(tool) +
+                       " is not on PATH: psmflow submits through Slurm's commands (load Slurm's module, or install "
+                       "slurm-client); nothing was written");
+  }
+  CommandOutput r = runner_({"scontrol", "ping"}, {});
+  if (r.exit_code != 0 || r.out.find("is UP") == std::string::npos)
+    throw UsageError("the Slurm controller does not answer (`scontrol ping`, exit " + std::to_string(r.exit_code) +
+                     "): " + trim(r.out + r.err) + "; check SLURM_CONF and that slurmctld runs; nothing was written");
 }
 
 std::vector<JobState> parse_squeue(const std::string& out) {

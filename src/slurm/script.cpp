@@ -37,6 +37,7 @@ std::map<std::string, std::string> common_values(const ScriptContext& ctx, const
           {"SIGNAL_LEAD", std::to_string(s.signal_lead_s)},
           {"MAX_REQUEUES", std::to_string(s.max_requeues)},
           {"RUN_DIR", shell_quote(ctx.run_dir.string())},
+          {"RUN_LOCK", shell_quote(ctx.run_lock)},
           {"CONFIG", shell_quote(ctx.config_file.string())},
           {"PSMFLOW", shell_quote(ctx.psmflow_bin.string())},
           {"CPUS_PER_TASK", std::to_string(s.cpus_per_task)},

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "psmflow/config/config.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/slurm/shards.hpp"
 
 namespace psmflow::slurm {
@@ -41,11 +42,6 @@ Status stage_status(const Manifest& m, const std::string& subject, const std::st
   return st;
 }
 
-bool is_shard_stage(const std::string& stage) {
-  const auto& v = shard_stages();
-  return std::find(v.begin(), v.end(), stage) != v.end();
-}
-
 void read_scheduler(const std::optional<JobsFile>& jobs, Scheduler* scheduler, RunStatus& s) {
   if (!jobs || !scheduler) return;
   auto states = scheduler->query(jobs->all_job_ids());
@@ -74,18 +70,11 @@ bool active(const RunStatus& s, const std::string& job) {
 
 }  // namespace
 
-const std::vector<std::string>& shard_stages() {
-  static const std::vector<std::string> v = {stage::preprocess, stage::psm, stage::embed};
-  return v;
-}
-const std::vector<std::string>& subject_stages() {
-  static const std::vector<std::string> v = {stage::preprocess, stage::psm, stage::embed, stage::embed_gm,
-                                             stage::evaluate};
-  return v;
-}
-const std::vector<std::string>& run_stages() {
-  static const std::vector<std::string> v = {stage::gm, stage::collect};
-  return v;
+std::vector<std::string> shard_stages(const pipeline::Pipeline& pipe) {
+  std::vector<std::string> out;
+  for (const auto& st : pipe.in_phase(0))
+    if (pipe.at(st).scope == pipeline::Scope::subject) out.push_back(st);
+  return out;
 }
 
 bool is_active_state(const std::string& st) {
@@ -95,8 +84,15 @@ bool is_active_state(const std::string& st) {
   return live.count(st) > 0;
 }
 
-RunStatus read_status(const Config& cfg, const Manifest& m, const std::optional<JobsFile>& jobs, Scheduler* scheduler) {
+RunStatus read_status(const Config& cfg, const Manifest& m, const std::optional<JobsFile>& jobs, Scheduler* scheduler,
+                      const pipeline::Pipeline& pipe) {
   RunStatus s;
+  s.subject_stages = pipe.names(pipeline::Scope::subject);
+  s.run_stages = pipe.names(pipeline::Scope::run);
+  const std::vector<std::string> in_shard = shard_stages(pipe);
+  auto is_shard_stage = [&](const std::string& st) {
+    return std::find(in_shard.begin(), in_shard.end(), st) != in_shard.end();
+  };
   read_scheduler(jobs, scheduler, s);
   std::string gm_job = jobs ? jobs->latest_gm() : "", collect_job = jobs ? jobs->latest_collect() : "";
   std::vector<Shard> shards = plan_shards(cfg);
@@ -106,7 +102,7 @@ RunStatus read_status(const Config& cfg, const Manifest& m, const std::optional<
     std::string task = jobs ? jobs->task_of_shard(sh.index) : "";
     bool unfinished = false;
     for (const auto& id : sh.subjects)
-      for (const auto& st : subject_stages()) {
+      for (const auto& st : s.subject_stages) {
         Status v = stage_status(m, id, st, is_shard_stage(st) ? task : collect_job, s);
         s.counts[st][v]++;
         if (is_shard_stage(st) && v != Status::done) unfinished = true;
@@ -114,8 +110,8 @@ RunStatus read_status(const Config& cfg, const Manifest& m, const std::optional<
     if (unfinished) s.unfinished_shards.push_back(sh.index);
     if (active(s, task)) s.active_shards.push_back(sh.index);
   }
-  s.run_level[stage::gm] = stage_status(m, kRunScope, stage::gm, gm_job, s);
-  s.run_level[stage::collect] = stage_status(m, kRunScope, stage::collect, collect_job, s);
+  for (const auto& st : s.run_stages)
+    s.run_level[st] = stage_status(m, kRunScope, st, st == stage::gm ? gm_job : collect_job, s);
   read_events(m.run().slurm_dir() / "events.jsonl", s);
   s.gm_active = active(s, gm_job);
   s.collect_active = active(s, collect_job);
@@ -123,19 +119,19 @@ RunStatus read_status(const Config& cfg, const Manifest& m, const std::optional<
 }
 
 std::string format_status(const RunStatus& s) {
-  std::string out = fmt::format("{} subjects in {} shards\n{:<12}", s.subjects, s.shards, "stage");
+  std::string out = fmt::format("{} subjects in {} shards\n{:<16}", s.subjects, s.shards, "stage");
   for (Status st : kOrder) out += fmt::format("{:>12}", to_string(st));
   out += "\n";
-  for (const auto& stage : subject_stages()) {
-    out += fmt::format("{:<12}", stage);
+  for (const auto& stage : s.subject_stages) {
+    out += fmt::format("{:<16}", stage);
     for (Status st : kOrder) {
       auto c = s.counts.find(stage);
       out += fmt::format("{:>12}", c == s.counts.end() || !c->second.count(st) ? 0 : c->second.at(st));
     }
     out += "\n";
   }
-  for (const auto& stage : run_stages())
-    if (s.run_level.count(stage)) out += fmt::format("{:<12}{:>12}\n", stage, to_string(s.run_level.at(stage)));
+  for (const auto& stage : s.run_stages)
+    if (s.run_level.count(stage)) out += fmt::format("{:<16}{:>12}\n", stage, to_string(s.run_level.at(stage)));
   if (!s.problems.empty()) out += "failed or interrupted:\n";
   for (const auto& p : s.problems)
     out += fmt::format("  {} {} {}: {}\n", p.subject, p.stage, to_string(p.status), p.error);

@@ -1,5 +1,7 @@
 #include "psmflow/slurm/submit.hpp"
 
+#include "psmflow/pipeline/stages.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>

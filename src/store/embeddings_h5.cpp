@@ -1,11 +1,12 @@
-// embeddings.h5 (layout in psmflow/store/embeddings.hpp): one group per model tag. Adding a
-// group copies the other groups into a new temporary file, adds the new one and renames it into
-// place, all under an exclusive flock on "<file>.lock" so concurrent writers serialise.
+// Embedding files (layout in psmflow/store/embeddings.hpp): one file per model tag, written to
+// a temporary name and renamed; the index of external links is rewritten the same way under an
+// exclusive flock on "<index>.lock", so embed stages of one subject may run side by side.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -49,23 +50,6 @@ void check_shape(const Embeddings& e) {
                                 std::to_string(e.n));
 }
 
-std::vector<std::string> group_names(hid_t file) {
-  std::vector<std::string> out;
-  H5G_info_t info;
-  if (H5Gget_info(file, &info) < 0) return out;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    ssize_t len = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    if (len < 0) continue;
-    std::string name(static_cast<std::size_t>(len) + 1, '\0');
-    H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
-    name.resize(static_cast<std::size_t>(len));
-    H5O_info_t oinfo;
-    if (H5Oget_info_by_name(file, name.c_str(), &oinfo, H5P_DEFAULT) >= 0 && oinfo.type == H5O_TYPE_GROUP)
-      out.push_back(name);
-  }
-  return out;
-}
-
 void write_group(hid_t file, const std::string& tag, const Embeddings& e, const std::filesystem::path& path) {
   h5::Handle g(h5::check(H5Gcreate2(file, tag.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate", path));
   hsize_t n = static_cast<hsize_t>(e.n);
@@ -81,18 +65,27 @@ void write_group(hid_t file, const std::string& tag, const Embeddings& e, const 
 void write_embeddings(const std::filesystem::path& file, const std::string& tag, const Embeddings& e) {
   check_tag(tag);
   check_shape(e);
-  FileLock lock(file.string() + ".lock");
+  std::filesystem::create_directories(file.parent_path());
   AtomicPath out(file);
   {
     h5::Handle dst = h5::create_file(out.temp());
-    if (std::filesystem::exists(file)) {
-      h5::Handle src = h5::open_file(file, false);
-      for (const auto& name : group_names(src))
-        if (name != tag)
-          h5::check_status(H5Ocopy(src, name.c_str(), dst, name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
-                           "H5Ocopy", file);
-    }
     write_group(dst, tag, e, out.temp());
+    h5::check_status(H5Fflush(dst, H5F_SCOPE_GLOBAL), "H5Fflush", out.temp());
+  }
+  out.commit();
+}
+
+void write_embeddings_index(const std::filesystem::path& index, const std::filesystem::path& dir) {
+  FileLock lock(index.string() + ".lock");
+  const std::string rel = dir.lexically_relative(index.parent_path()).string();
+  AtomicPath out(index);
+  {
+    h5::Handle dst = h5::create_file(out.temp());
+    for (const auto& tag : embedding_tags(dir)) {
+      const std::string target = rel + "/" + tag + ".h5", object = "/" + tag;
+      h5::check_status(H5Lcreate_external(target.c_str(), object.c_str(), dst, tag.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                       "H5Lcreate_external", out.temp());
+    }
     h5::check_status(H5Fflush(dst, H5F_SCOPE_GLOBAL), "H5Fflush", out.temp());
   }
   out.commit();
@@ -116,10 +109,13 @@ Embeddings read_embeddings(const std::filesystem::path& file, const std::string&
   return e;
 }
 
-std::vector<std::string> embedding_tags(const std::filesystem::path& file) {
-  if (!std::filesystem::exists(file)) return {};
-  h5::Handle f = h5::open_file(file, false);
-  return group_names(f);
+std::vector<std::string> embedding_tags(const std::filesystem::path& dir) {
+  std::vector<std::string> tags;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".h5" && e.is_regular_file(ec)) tags.push_back(e.path().stem().string());
+  std::sort(tags.begin(), tags.end());
+  return tags;
 }
 
 }  // namespace psmflow

@@ -12,6 +12,7 @@
 #include "psmflow/core/hash.hpp"
 #include "psmflow/core/ids.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/core/process.hpp"
 
 namespace psmflow {
 namespace {
@@ -22,7 +23,7 @@ const char* kStatusNames[] = {"pending", "running", "done", "failed", "interrupt
 
 json to_json(const Record& r) {
   json outputs = json::object();
-  for (const auto& [path, sum] : r.outputs) outputs[path] = {{"sha256", sum.sha256}, {"size", sum.size}};
+  for (const auto& [path, sum] : r.outputs) outputs[path] = {{"sha256", sum.sha256}, {"size", sum.size}, {"mtime_ns", sum.mtime_ns}};
   return {{"subject", r.subject}, {"stage", r.stage},       {"status", to_string(r.status)},
           {"started", r.started}, {"finished", r.finished}, {"seconds", r.seconds},
           {"host", r.host},       {"pid", r.pid},           {"attempt", r.attempt},
@@ -45,7 +46,7 @@ Record from_json(const json& j) {
   r.input_hash = j.value("input_hash", "");
   r.config_hash = j.value("config_hash", "");
   const json outputs = j.value("outputs", json::object());
-  for (const auto& [path, sum] : outputs.items()) r.outputs[path] = {sum.at("sha256"), sum.at("size")};
+  for (const auto& [path, sum] : outputs.items()) r.outputs[path] = {sum.at("sha256"), sum.at("size"), sum.value("mtime_ns", 0LL)};
   r.details = j.value("details", std::map<std::string, std::string>{});
   return r;
 }
@@ -55,8 +56,6 @@ void check_scope(const std::string& subject, const std::string& stage) {
     throw UsageError("subject id '" + subject + "': " + unsafe_id_reason(subject));
   if (!is_safe_id(stage)) throw UsageError("stage name '" + stage + "': " + unsafe_id_reason(stage));
 }
-
-bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
 }  // namespace
 
@@ -89,21 +88,53 @@ std::optional<Record> Manifest::get(const std::string& subject, const std::strin
 
 void Manifest::put(const Record& r) { write_file_atomic(record_path(r.subject, r.stage), to_json(r).dump(2) + "\n"); }
 
-std::vector<Record> Manifest::all() const {
+std::vector<Record> Manifest::records(const std::string& subject) const {
   std::vector<Record> out;
-  if (!fs::exists(run_.manifest_dir())) return out;
-  for (const auto& dir : fs::directory_iterator(run_.manifest_dir())) {
-    if (!dir.is_directory()) continue;
-    for (const auto& f : fs::directory_iterator(dir.path())) {
-      if (f.path().extension() != ".json" || is_temp_name(f.path())) continue;
-      if (auto r = get(dir.path().filename().string(), f.path().stem().string())) out.push_back(*r);
-    }
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(run_.manifest_dir() / subject, ec)) {
+    if (f.path().extension() != ".json" || is_temp_name(f.path())) continue;
+    if (auto r = get(subject, f.path().stem().string())) out.push_back(*r);
   }
-  std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
-    return std::tie(a.subject, a.stage) < std::tie(b.subject, b.stage);
-  });
+  std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) { return a.stage < b.stage; });
   return out;
 }
+
+std::vector<std::string> Manifest::subjects() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator(run_.manifest_dir(), ec))
+    if (dir.is_directory(ec) && dir.path().filename() != kRunScope) out.push_back(dir.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Record> Manifest::all() const {
+  std::vector<Record> out;
+  std::vector<std::string> ids = subjects();
+  ids.push_back(kRunScope);
+  std::sort(ids.begin(), ids.end());
+  for (const auto& subject : ids)
+    for (auto& r : records(subject)) out.push_back(std::move(r));
+  return out;
+}
+
+namespace {
+
+long long mtime_ns(const fs::path& p) {
+  std::error_code ec;
+  auto t = fs::last_write_time(p, ec);
+  if (ec) return 0;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+bool output_intact(const fs::path& p, const OutputSum& sum, bool verify) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) != sum.size) return false;
+  if (!verify && sum.mtime_ns != 0 && mtime_ns(p) == sum.mtime_ns) return true;
+  return sha256_file(p) == sum.sha256;
+}
+
+}  // namespace
 
 Status Manifest::effective_status(const Record& r) const {
   if (r.status == Status::running && r.host == host_name() && !process_alive(r.pid)) return Status::interrupted;
@@ -114,12 +145,8 @@ bool Manifest::is_done(const std::string& subject, const std::string& stage, con
                        const std::string& config_hash, bool verify) const {
   auto r = get(subject, stage);
   if (!r || r->status != Status::done || r->input_hash != input_hash || r->config_hash != config_hash) return false;
-  for (const auto& [rel, sum] : r->outputs) {
-    fs::path p = run_.root() / rel;
-    std::error_code ec;
-    if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) != sum.size) return false;
-    if (verify && sha256_file(p) != sum.sha256) return false;
-  }
+  for (const auto& [rel, sum] : r->outputs)
+    if (!output_intact(run_.root() / rel, sum, verify)) return false;
   return true;
 }
 
@@ -152,7 +179,7 @@ void Manifest::finish_done(Record& r, const std::vector<fs::path>& outputs, std:
   r.outputs.clear();
   for (const auto& p : outputs) {
     if (!fs::is_regular_file(p)) throw std::runtime_error("stage " + r.stage + " did not produce " + p.string());
-    r.outputs[run_.relative(p)] = {sha256_file(p), static_cast<unsigned long long>(fs::file_size(p))};
+    r.outputs[run_.relative(p)] = {sha256_file(p), static_cast<unsigned long long>(fs::file_size(p)), mtime_ns(p)};
   }
   r.details = std::move(details);
   r.status = Status::done;

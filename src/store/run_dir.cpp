@@ -39,6 +39,12 @@ fs::path RunDir::model_dir(const std::string& id, const std::string& tag) const 
   return subject_dir(id) / tag;
 }
 
+fs::path RunDir::embeddings(const std::string& id, const std::string& tag) const {
+  std::string why = unsafe_id_reason(tag);
+  if (!why.empty()) throw UsageError("embedding tag '" + tag + "' is not a safe path component: " + why);
+  return embeddings_dir(id) / (tag + ".h5");
+}
+
 std::string RunDir::relative(const fs::path& p) const {
   return fs::absolute(p).lexically_normal().lexically_relative(root_).string();
 }

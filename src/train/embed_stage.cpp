@@ -2,6 +2,7 @@
 
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/hash.hpp"
+#include "psmflow/pipeline/plan.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/train/augment.hpp"
 #include "psmflow/train/frames.hpp"
@@ -42,22 +43,24 @@ Embeddings embed_frames(TrainableNet& net, const MemoryFrames& frames, const tor
 
 }  // namespace
 
-std::string embed_stage_name(const std::string& model) {
-  if (model == "psm") return stage::embed;
-  if (model == "gm") return stage::embed_gm;
-  return "embed-" + model;
-}
-
 int embed_subject(const Config& cfg, const RunDir& run, Manifest& manifest, const EmbedRequest& req) {
   const std::string tag = req.untrained ? "untrained" : req.model;
   const std::filesystem::path ckpt =
       req.untrained ? std::filesystem::path() : (req.checkpoint.empty() ? default_checkpoint(run, req.subject, tag) : req.checkpoint);
   if (!req.untrained && !std::filesystem::exists(ckpt))
     throw StageError(ckpt.string() + ": no checkpoint to embed with (train the " + tag + " model first)");
-  const std::string input_hash = req.untrained
+  const pipeline::Stage st = pipeline::embed_stage(tag);
+  const std::string model_hash = req.untrained
                                      ? sha256_hex("untrained " + cfg.model.preset + " " + std::to_string(cfg.run.seed))
                                      : sha256_file(ckpt);
-  const std::string config_hash = cfg.stage_hash(tag == "gm" ? stage::embed_gm : stage::embed);
+  // The checkpoint stands for the training record (an explicit --checkpoint has none): only the
+  // frames are read through the manifest.
+  pipeline::Stage frames_only = st;
+  frames_only.needs = {stage::preprocess};
+  const std::string input_hash =
+      sha256_hex(model_hash + pipeline::needs_hash(manifest, frames_only, req.subject, req.accept_unfinished));
+  const std::string config_hash = pipeline::config_hash(cfg, st);
+  const std::filesystem::path file = st.output(run, req.subject);
   auto work = [&]() -> StageResult {
     apply_threads(cfg.run.threads);
     const torch::Device device = choose_device(cfg.run.device);
@@ -66,20 +69,17 @@ int embed_subject(const Config& cfg, const RunDir& run, Manifest& manifest, cons
     if (!req.untrained) load_weights(*net, ckpt);
     Embeddings e = embed_frames(*net, frames, device);
     e.checkpoint = req.untrained ? "untrained" : ckpt.string();
-    e.checkpoint_sha256 = req.untrained ? "" : input_hash;
-    write_embeddings(run.embeddings(req.subject), tag, e);
+    e.checkpoint_sha256 = req.untrained ? "" : model_hash;
+    write_embeddings(file, tag, e);
+    write_embeddings_index(run.embeddings_index(req.subject), run.embeddings_dir(req.subject));
     spdlog::info("{} {}: {} frames, code {}-d, feature {}-d -> {}", req.subject, tag, e.n, e.code_dim, e.feature_dim,
-                 run.embeddings(req.subject).string());
-    // embeddings.h5 is shared by every tag, so its checksum is not this stage's output (adding a
-    // tag would make the other tags' records look stale); the record names file and tag instead.
+                 file.string());
     StageResult out;
-    out.details = {{"file", run.relative(run.embeddings(req.subject))},
-                   {"tag", tag},
-                   {"frames", std::to_string(e.n)},
-                   {"checkpoint", e.checkpoint}};
+    out.outputs = {file};
+    out.details = {{"tag", tag}, {"frames", std::to_string(e.n)}, {"checkpoint", e.checkpoint}};
     return out;
   };
-  StageOutcome outcome = run_stage(manifest, req.subject, embed_stage_name(tag), input_hash, config_hash, work);
+  StageOutcome outcome = run_stage(manifest, req.subject, st.name, input_hash, config_hash, work);
   return outcome == StageOutcome::failed ? kExitStageFailed : kExitOk;
 }
 

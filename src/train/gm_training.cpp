@@ -47,7 +47,7 @@ GmPlan plan_on_root(const Config& cfg, const RunDir& run, const Manifest& m) {
     sums += id + " " + it->second.sha256 + "\n";
   }
   p.input_hash = sha256_hex(sums);
-  p.done = m.is_done(kRunScope, stage::gm, p.input_hash, cfg.stage_hash(stage::gm));
+  p.done = m.is_done(kRunScope, stage::gm, p.input_hash, pipeline::config_hash(cfg, stage::gm));
   return p;
 }
 
@@ -131,7 +131,7 @@ StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, c
   train::TrainOptions opt;
   opt.section = cfg.gm;
   opt.seed = cfg.run.seed;
-  opt.config_hash = cfg.stage_hash(stage::gm);
+  opt.config_hash = pipeline::config_hash(cfg, stage::gm);
   opt.out_dir = run.gm_dir();
   opt.device = device;
   opt.label = "GM";
@@ -204,7 +204,7 @@ int run_gm_training(const Config& cfg, const RunDir& run, Manifest& manifest) {
     return interrupted ? train::kExitInterrupted : kExitOk;
   }
   StageOutcome outcome =
-      run_stage(manifest, kRunScope, stage::gm, plan.input_hash, cfg.stage_hash(stage::gm), work, true);
+      run_stage(manifest, kRunScope, stage::gm, plan.input_hash, pipeline::config_hash(cfg, stage::gm), work, true);
   if (interrupted) {
     if (auto rec = manifest.get(kRunScope, stage::gm)) {
       rec->status = Status::interrupted;

@@ -2,6 +2,7 @@
 
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/hash.hpp"
+#include "psmflow/pipeline/plan.hpp"
 #include "psmflow/train/frames.hpp"
 #include "psmflow/train/net.hpp"
 #include "psmflow/train/stage.hpp"
@@ -15,17 +16,6 @@ namespace {
 struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-std::string frames_hash(const RunDir& run, const Manifest& manifest, const std::string& id) {
-  auto rec = manifest.get(id, stage::preprocess);
-  if (rec) {
-    auto it = rec->outputs.find(run.relative(run.frames(id)));
-    if (it != rec->outputs.end()) return it->second.sha256;
-  }
-  if (!std::filesystem::exists(run.frames(id)))
-    throw StageError(run.frames(id).string() + ": no frames.h5 (run psmflow preprocess first)");
-  return sha256_file(run.frames(id));
-}
 
 StageResult train_work(const Config& cfg, const RunDir& run, const TrainRequest& req, const std::filesystem::path& dir,
                        const std::string& config_hash) {
@@ -67,15 +57,14 @@ StageResult train_work(const Config& cfg, const RunDir& run, const TrainRequest&
 
 }  // namespace
 
-std::string train_stage_name(const std::string& tag) { return tag == "psm" ? stage::psm : "train-" + tag; }
-
 int train_subject(const Config& cfg, const RunDir& run, Manifest& manifest, const TrainRequest& req) {
   if (cfg.psm.mode != "psm" && cfg.psm.mode != "psm-ctl")
     throw UsageError("train: mode '" + cfg.psm.mode + "' is not a subject mode (psm, psm-ctl)");
   const std::filesystem::path dir = req.tag == "psm" ? run.psm_dir(req.subject) : run.model_dir(req.subject, req.tag);
-  const std::string stage_name = train_stage_name(req.tag);
-  const std::string config_hash = cfg.stage_hash(stage::psm);
-  const std::string input_hash = frames_hash(run, manifest, req.subject);
+  const pipeline::Stage st = pipeline::train_stage(req.tag);
+  const std::string& stage_name = st.name;
+  const std::string config_hash = pipeline::config_hash(cfg, st);
+  const std::string input_hash = pipeline::needs_hash(manifest, st, req.subject, req.accept_unfinished);
   bool interrupted = false;
   auto work = [&]() -> StageResult {
     try {

@@ -1,4 +1,5 @@
 #include "psmflow/video/preprocess.hpp"
+#include "psmflow/pipeline/stages.hpp"
 
 #include <opencv2/core/utility.hpp>
 
@@ -87,7 +88,7 @@ FramesMeta frames_meta(const Config& cfg, const SubjectSpec& s, const std::vecto
   m.fps = fps;
   m.crop_size = cfg.preprocess.crop_size;
   m.psmflow_version = PSMFLOW_VERSION;
-  m.config_hash = cfg.stage_hash("preprocess");
+  m.config_hash = pipeline::config_hash(cfg, stage::preprocess);
   return m;
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/log.hpp"
@@ -55,7 +56,7 @@ StageOutcome run_one(const Config& cfg, Manifest& m, const SubjectSpec& s, bool 
     unreadable = e.what();
     hash = "unreadable";
   }
-  return run_stage(m, s.id, stage::preprocess, hash, cfg.stage_hash("preprocess"), [&] {
+  return run_stage(m, s.id, stage::preprocess, hash, pipeline::config_hash(cfg, stage::preprocess), [&] {
     if (!unreadable.empty()) throw StageError(unreadable);
     return work(cfg, m.run(), s, sources);
   }, force || !unreadable.empty());

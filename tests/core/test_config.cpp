@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/error.hpp"
 #include "support/test_support.hpp"
@@ -135,11 +136,11 @@ TEST(Config, StageHashesChangeOnlyWithTheirSections) {
   Config a = parse_config(base_config(dir), dir / "c.toml");
   Config b = parse_config(base_config(dir) + "\n[eval]\nfolds = 5\n", dir / "c.toml");
   Config c = parse_config(base_config(dir) + "\n[train.psm]\nepochs = 5\n", dir / "c.toml");
-  EXPECT_EQ(a.stage_hash("psm"), b.stage_hash("psm"));
-  EXPECT_NE(a.stage_hash("evaluate"), b.stage_hash("evaluate"));
-  EXPECT_NE(a.stage_hash("psm"), c.stage_hash("psm"));
-  EXPECT_EQ(a.stage_hash("preprocess"), c.stage_hash("preprocess"));
-  EXPECT_EQ(a.stage_hash("gm"), c.stage_hash("gm"));
+  EXPECT_EQ(psmflow::pipeline::config_hash(a, "psm"), psmflow::pipeline::config_hash(b, "psm"));
+  EXPECT_NE(psmflow::pipeline::config_hash(a, "evaluate"), psmflow::pipeline::config_hash(b, "evaluate"));
+  EXPECT_NE(psmflow::pipeline::config_hash(a, "psm"), psmflow::pipeline::config_hash(c, "psm"));
+  EXPECT_EQ(psmflow::pipeline::config_hash(a, "preprocess"), psmflow::pipeline::config_hash(c, "preprocess"));
+  EXPECT_EQ(psmflow::pipeline::config_hash(a, "gm"), psmflow::pipeline::config_hash(c, "gm"));
 }
 
 TEST(Config, ShippedConfigsParse) {
@@ -161,8 +162,8 @@ TEST(Config, ReferenceConfigParsesAndDocumentsEveryKey) {
   ASSERT_NO_THROW(c = load_config(ref, /*check_files=*/false));
   Config d = default_config();
   // The reference states the defaults: parsing it must give the built-in values.
-  EXPECT_EQ(c.stage_hash("psm"), d.stage_hash("psm"));
-  EXPECT_EQ(c.stage_hash("gm"), d.stage_hash("gm"));
-  EXPECT_EQ(c.stage_hash("preprocess"), d.stage_hash("preprocess"));
-  EXPECT_EQ(c.stage_hash("evaluate"), d.stage_hash("evaluate"));
+  EXPECT_EQ(psmflow::pipeline::config_hash(c, "psm"), psmflow::pipeline::config_hash(d, "psm"));
+  EXPECT_EQ(psmflow::pipeline::config_hash(c, "gm"), psmflow::pipeline::config_hash(d, "gm"));
+  EXPECT_EQ(psmflow::pipeline::config_hash(c, "preprocess"), psmflow::pipeline::config_hash(d, "preprocess"));
+  EXPECT_EQ(psmflow::pipeline::config_hash(c, "evaluate"), psmflow::pipeline::config_hash(d, "evaluate"));
 }

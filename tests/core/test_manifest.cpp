@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
@@ -44,9 +45,11 @@ TEST_F(Fixture, ChangedHashesOrDamagedOutputsAreNotDone) {
   m.finish_done(r, {out});
   EXPECT_FALSE(m.is_done("S1", stage::preprocess, "in2", "cfg1"));
   EXPECT_FALSE(m.is_done("S1", stage::preprocess, "in1", "cfg2"));
-  write_text(out, "frameX");  // same size, other bytes: only a verified check sees it
+  write_text(out, "frameX");  // same size, other bytes: its mtime moved, so it is hashed again
+  EXPECT_FALSE(m.is_done("S1", stage::preprocess, "in1", "cfg1"));
+  write_text(out, "frames");  // rewritten with the same bytes: hashed, intact
   EXPECT_TRUE(m.is_done("S1", stage::preprocess, "in1", "cfg1"));
-  EXPECT_FALSE(m.is_done("S1", stage::preprocess, "in1", "cfg1", /*verify=*/true));
+  EXPECT_TRUE(m.is_done("S1", stage::preprocess, "in1", "cfg1", /*verify=*/true));
   fs::remove(out);
   EXPECT_FALSE(m.is_done("S1", stage::preprocess, "in1", "cfg1"));
 }

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
     std::cerr << "psmflow " << stage << ": not built yet (fake)\n";
     return kExitUsage;
   }
-  auto outcome = run_stage(m, subject, stage, "fake-input", cfg.stage_hash(stage), [&] {
+  auto outcome = run_stage(m, subject, stage, "fake-input", psmflow::pipeline::config_hash(cfg, stage), [&] {
     log_work(subject, stage, attempt);
     sleep_s(std::atof(env("PSMFLOW_FAKE_SLEEP", "0").c_str()));
     if (action.rfind("sleep=", 0) == 0) sleep_s(std::atof(action.substr(6).c_str()));
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
       sleep_s(30);  // PR_SET_PDEATHSIG ends this process once the rank is gone
     }
     if (action == "fail") throw StageError("fake failure of " + subject + " " + stage);
-    fs::path out = (subject == kRunScope ? run.root() : run.subject_dir(subject)) / (stage + ".out");
+    fs::path out = psmflow::pipeline::stage_from_name(stage).output(run, subject);
     fs::create_directories(out.parent_path());
     write_file_atomic(out, subject + " " + stage + "\n");
     return StageResult{{out}, {}};

@@ -5,6 +5,8 @@
 
 #include "support/cohort.hpp"
 #include "psmflow/config/config.hpp"
+#include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
 #include "psmflow/pipeline/plan.hpp"
 #include "psmflow/store/manifest.hpp"
 
@@ -55,6 +57,80 @@ TEST(RunCli, KilledRankEndsTheJobAndARerunRedoesNothingFinished) {
     }
   auto s07 = m.get("S07", stage::psm);
   EXPECT_EQ(s07->attempt, 2) << "the interrupted attempt is counted";
+}
+
+// Every record checksums the output the registry declares for its stage; an output changed in
+// place (same size) is found on the next run and only that stage of that subject is redone.
+TEST(RunCli, ACorruptedOutputOfAnyStageIsRedoneOnRerun) {
+  ScratchDir dir;
+  fs::path cfg = make_cohort(dir.path(), 2);
+  fs::path log1 = dir / "work1.log", log2 = dir / "work2.log";
+  std::string run = shell_quote(psmflow_binary().string()) + " run " + shell_quote(cfg.string());
+  auto first = run_shell(hook_env(log1, "") + run);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  Config c = load_config(cfg);
+  RunDir rd(c.run.run_dir);
+  Manifest m(rd);
+  const auto& pipe = pipeline::standard_pipeline();
+  std::set<std::pair<std::string, std::string>> corrupted;
+  for (const auto& st : pipe.stages()) {
+    const bool run_scope = st.scope == pipeline::Scope::run;
+    for (const std::string id : {"S01", "S02"}) {
+      const std::string subject = run_scope ? kRunScope : id;
+      const fs::path out = st.output(rd, subject);
+      auto r = m.get(subject, st.name);
+      ASSERT_TRUE(r) << subject << " " << st.name;
+      ASSERT_EQ(r->outputs.count(rd.relative(out)), 1u) << st.name << " does not checksum " << out;
+      EXPECT_EQ(r->outputs.at(rd.relative(out)).sha256, sha256_file(out)) << out;
+      if (id != "S01" || st.name == stage::collect) continue;  // collect always reruns
+      std::string bytes = read_file(out);
+      bytes[0] = static_cast<char>(bytes[0] ^ 0x20);
+      std::ofstream(out, std::ios::binary | std::ios::trunc) << bytes;
+      corrupted.insert({subject, st.name});
+    }
+  }
+  auto second = run_shell(hook_env(log2, "") + run);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  std::set<std::pair<std::string, std::string>> redone;
+  for (const auto& w : read_work_log(log2))
+    if (w.stage != stage::collect) redone.insert({w.subject, w.stage});
+  EXPECT_EQ(redone, corrupted);
+}
+
+// Two commands on one run directory (issue 16): the second exits 2 at once naming the holder;
+// status still reads the run meanwhile; the first finishes undisturbed and releases the lock.
+TEST(RunCli, ASecondRunOnTheSameRunDirectoryIsRefused) {
+  ScratchDir dir;
+  fs::path cfg = make_cohort(dir.path(), 2);
+  fs::path log = dir / "work.log";
+  const std::string psmflow = shell_quote(psmflow_binary().string());
+  const std::string run = psmflow + " run " + shell_quote(cfg.string());
+  auto r = run_shell("cd " + shell_quote(dir.path().string()) + " && (" + hook_env(log, "S01:preprocess:sleep=4") +
+                     run + " > first.log 2>&1 & first=$!; sleep 1.5; " + run + "; echo second=$?; " + psmflow +
+                     " status run --no-slurm > /dev/null; echo status=$?; wait $first; echo first=$?)");
+  EXPECT_NE(r.output.find("second=2\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is in use by process"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("run.lock"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("status=0\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("first=0\n"), std::string::npos) << r.output << read_file(dir / "first.log");
+  EXPECT_FALSE(fs::exists(dir / "run" / "run.lock"));
+}
+
+// Defect 8 of issue 16: one subject whose video fails does not withhold the GM and the report
+// from the others (as on Slurm); the run still exits 1 for the failure.
+TEST(RunCli, AFailedSubjectLeavesTheGmAndReportToTheOthers) {
+  ScratchDir dir;
+  fs::path cfg = make_cohort(dir.path(), 2);
+  auto r = run_shell(hook_env(dir / "work.log", "S02:preprocess:fail") + shell_quote(psmflow_binary().string()) +
+                     " run " + shell_quote(cfg.string()));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("GM: training on the frames of 1 of 2 subjects; without frames: S02"), std::string::npos)
+      << r.output;
+  Manifest m(RunDir(load_config(cfg).run.run_dir));
+  for (const auto& [subject, st] : std::vector<std::pair<std::string, std::string>>{
+           {kRunScope, stage::gm}, {"S01", stage::evaluate}, {kRunScope, stage::collect}})
+    EXPECT_EQ(m.get(subject, st)->status, Status::done) << subject << " " << st;
+  EXPECT_FALSE(m.get("S02", stage::evaluate));
 }
 
 TEST(RunCli, StageCommandsThatAreNotBuiltStopTheRunWithAMessage) {

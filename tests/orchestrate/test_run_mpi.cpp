@@ -8,6 +8,7 @@
 #include <set>
 
 #include "support/cohort.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/orchestrate/run.hpp"
 #include "psmflow/store/manifest.hpp"
 

@@ -14,6 +14,7 @@
 
 using namespace psmflow;
 using namespace psmflow::orchestrate;
+using namespace psmflow::pipeline;
 using namespace psmflow::test;
 
 TEST(Shard, ParsesAndRejects) {
@@ -50,7 +51,7 @@ TEST(Queue, LargestFirstAndDoneSubjectsLeftOut) {
     for (const auto& st : stages) {
       fs::path out = run.subject_dir(id) / (st + ".out");
       write_text(out, "x");
-      Record r = m.begin(id, st, "in", cfg.stage_hash(st));
+      Record r = m.begin(id, st, "in", psmflow::pipeline::config_hash(cfg, st));
       m.finish_done(r, {out});
     }
   auto q = build_queue(m, cfg, {"S04", "S03", "S02", "S01"}, subject_chain());

@@ -71,8 +71,9 @@ void write_synthetic_run(const std::filesystem::path& run_dir, const std::vector
         }
       }
       e.checkpoint = "synthetic/" + tag;
-      write_embeddings(run.embeddings(sub.id), tag, e);
+      write_embeddings(run.embeddings(sub.id, tag), tag, e);
     }
+    write_embeddings_index(run.embeddings_index(sub.id), run.embeddings_dir(sub.id));
     std::filesystem::create_directories(run.psm_dir(sub.id));
     std::ofstream loss(run.psm_dir(sub.id) / "losses.csv");
     loss << "epoch,total,pixel,ssim\n";

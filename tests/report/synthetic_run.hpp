@@ -16,7 +16,7 @@ struct SyntheticSubject {
   int feature_dim = 24;
 };
 
-// Writes subjects/<id>/frames.h5, embeddings.h5, psm/losses.csv and gm/losses.csv under run_dir.
+// Writes subjects/<id>/frames.h5, embeddings/<tag>.h5 with their index, psm/losses.csv and gm/losses.csv under run_dir.
 void write_synthetic_run(const std::filesystem::path& run_dir, const std::vector<SyntheticSubject>& subjects);
 
 }  // namespace psmflow::test

@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/report/report.hpp"

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
@@ -62,8 +63,8 @@ StageResult write_output(const fs::path& p, const std::string& text) {
 
 // Resumable training: one checkpoint per epoch; a signal records "interrupted" and exits 3.
 int train_slow(Manifest& m, const RunDir& run, const Config& cfg, const std::string& id, int epochs) {
-  if (m.is_done(id, stage::psm, "standin", cfg.stage_hash(stage::psm))) return 0;
-  Record r = m.begin(id, stage::psm, "standin", cfg.stage_hash(stage::psm));
+  if (m.is_done(id, stage::psm, "standin", psmflow::pipeline::config_hash(cfg, stage::psm))) return 0;
+  Record r = m.begin(id, stage::psm, "standin", psmflow::pipeline::config_hash(cfg, stage::psm));
   fs::path ckpt = run.psm_dir(id) / "checkpoint";
   fs::create_directories(ckpt.parent_path());
   int epoch = fs::exists(ckpt) ? std::stoi(read_file(ckpt)) : 0;
@@ -98,7 +99,7 @@ int run(const Args& a) {
   }
   auto stage = [&](const std::string& subject, const std::string& name, const std::function<StageResult()>& work,
                    const std::string& input_hash = "standin") {
-    return run_stage(m, subject, name, input_hash, cfg.stage_hash(name), work) == StageOutcome::failed ? 1 : 0;
+    return run_stage(m, subject, name, input_hash, psmflow::pipeline::config_hash(cfg, name), work) == StageOutcome::failed ? 1 : 0;
   };
   // Run-level stages depend on which subjects are ready, like the real GM (frames used) and collector.
   auto ready = [&](const std::string& per_subject_stage) {
@@ -125,10 +126,12 @@ int run(const Args& a) {
     return stage(id, stage::embed_gm,
                  [&] { return write_output(run.subject_dir(id) / "embeddings-gm.txt", "gm emb"); });
   if (a.command == "embed" && a.untrained)
-    return stage(id, "embed-untrained",
-                 [&] { return write_output(run.subject_dir(id) / "embeddings-untrained.txt", "u"); });
+    return stage(id, stage::embed_untrained, [&]() -> StageResult {
+      if (behaviour.rfind("fail-untrained", 0) == 0) throw StageError("untrained network of " + id + " failed");
+      return write_output(run.embeddings(id, "untrained"), "u");
+    });
   if (a.command == "embed")
-    return stage(id, stage::embed, [&] { return write_output(run.embeddings(id), "embeddings of " + id); });
+    return stage(id, stage::embed, [&] { return write_output(run.embeddings(id, "psm"), "embeddings of " + id); });
   if (a.command == "evaluate") return stage(id, stage::evaluate, [&] { return write_output(run.eval_json(id), "{}"); });
   if (a.command == "collect")
     return stage(

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "psmflow/core/fs.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "support/test_support.hpp"
 
 namespace psmflow {
@@ -91,6 +92,9 @@ Cohort make_cohort(const fs::path& dir, int n, int per_task, const std::string& 
                                  (slurm_extra.find("time =") == std::string::npos ? "time = \"00:05:00\"\n" : "") +
                                  slurm_extra);
   test::write_text(c.run / "standin/subjects", list);
+  std::string stages;
+  for (const auto& st : pipeline::standard_pipeline().in_phase(0)) stages += st + "\n";
+  test::write_text(c.run / "standin/stages", stages);
   test::write_text(c.run / "standin/epoch_s", "0.2");
   for (const auto& [id, what] : behaviour) test::write_text(c.run / "standin" / id, what + "\n");
   return c;
@@ -421,6 +425,49 @@ TEST(SlurmCluster, RealRunOrchestrationFailCancelResume) {
   EXPECT_EQ(epochs, one_to(20)) << "training continues from its checkpoint";
   EXPECT_EQ(pids.size(), 2u);
   EXPECT_EQ((*record(c.run, "S02", "psm"))["attempt"], 2);
+  for (const auto& [p, text] : shard0) EXPECT_EQ(read_file(p), text) << p << " was rewritten: shard 0 was rerun";
+}
+
+// A shard whose embed-untrained fails (a stage the Slurm lists once left out, issue 11): status
+// names it, resume resubmits that shard only, and the report ends complete.
+TEST(SlurmCluster, FailedEmbedUntrainedIsShownAndResumedFromTheRegistry) {
+  test::ScratchDir dir;
+  START_CLUSTER(cluster, dir / "cluster");
+  Cohort c = make_cohort(dir.path(), 4, 2, "", {}, "run", false);
+  test::write_text(dir / "data/S04.avi", "untrained-fails\n");  // shard 1 = S02, S04
+  ::setenv("PSMFLOW_TEST_STAGE_CMD", ("exec " + q(PSMFLOW_STAGE_STANDIN) + " \"$@\"").c_str(), 1);
+  auto sub = test::run_psmflow("submit " + q(c.config));
+  ASSERT_EQ(sub.exit_code, 0) << sub.output;
+  ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 120)) << logs(c.run);
+  EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["missing"], "S04");
+  json s = status_json(c.run);
+  EXPECT_EQ(s["stages"]["embed-untrained"]["failed"], 1) << s.dump(2);
+  EXPECT_EQ(s["unfinished_shards"], json({1})) << s.dump(2);
+  ASSERT_EQ(s["problems"].size(), 1u) << s.dump(2);
+  EXPECT_EQ(s["problems"][0]["stage"], "embed-untrained");
+  EXPECT_EQ(s["problems"][0]["error"], "untrained network of S04 failed");
+  auto text = test::run_psmflow("status " + q(c.run));
+  EXPECT_NE(text.output.find("S04 embed-untrained failed: untrained network of S04 failed"), std::string::npos)
+      << text.output;
+
+  std::map<fs::path, std::string> shard0;
+  for (const char* id : {"S01", "S03"})
+    for (const auto& f : fs::directory_iterator(c.run / "manifest" / id)) shard0[f.path()] = read_file(f.path());
+  test::write_text(dir / "data/S04.avi", "\n");
+  auto res = test::run_psmflow("resume " + q(c.run));
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  EXPECT_NE(res.output.find("resuming shards [1], GM, collector"), std::string::npos) << res.output;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return stage_done(c.run, "S04", "evaluate") &&
+               json::parse(read_file(c.run / "report/report.json"))["missing"] == "";
+      },
+      150))
+      << logs(c.run);
+  EXPECT_EQ(json::parse(read_file(c.run / "report/report.json"))["done"], "S01,S02,S03,S04");
+  EXPECT_EQ((*record(c.run, "S04", "embed-untrained"))["attempt"], 2);
+  EXPECT_EQ((*record(c.run, "S04", "psm"))["attempt"], 1) << "the shard's finished stages were redone";
+  ::unsetenv("PSMFLOW_TEST_STAGE_CMD");
   for (const auto& [p, text] : shard0) EXPECT_EQ(read_file(p), text) << p << " was rewritten: shard 0 was rerun";
 }
 

@@ -27,6 +27,7 @@ Config golden_config(const std::string& slurm_section) {
 slurm::ScriptContext context(const Config& cfg) {
   slurm::ScriptContext ctx = slurm::make_context(cfg, cfg.run.run_dir);
   ctx.shard_count = static_cast<int>(slurm::plan_shards(cfg).size());
+  ctx.run_lock = "golden-token";
   return ctx;
 }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/log.hpp"
 #include "psmflow/slurm/status.hpp"
@@ -33,19 +34,19 @@ Record rec(const std::string& subject, const std::string& stage, Status st, cons
   return r;
 }
 
+// Every stage an array task runs, as the registry declares them; the last one gets `last`.
 void all_shard_stages(Manifest& m, const std::string& id, Status last) {
-  m.put(rec(id, stage::preprocess, Status::done));
-  m.put(rec(id, stage::psm, Status::done));
-  m.put(rec(id, stage::embed, last));
+  const auto stages = slurm::shard_stages(pipeline::standard_pipeline());
+  for (std::size_t i = 0; i < stages.size(); ++i) m.put(rec(id, stages[i], i + 1 == stages.size() ? last : Status::done));
 }
 
 TEST(SlurmStatus, ThousandTaskArrayCostsOneSchedulerCall) {
   test::ScratchDir dir;
   Config cfg = cohort(1000, 1);
   Manifest m{RunDir(dir.path())};
-  // Plain writes: 3,000 fsynced Manifest::put calls would take the test most of a minute.
+  // Plain writes: thousands of fsynced Manifest::put calls would take the test most of a minute.
   for (int i = 0; i < 1000; ++i)
-    for (const auto& st : {stage::preprocess, stage::psm, stage::embed}) {
+    for (const auto& st : slurm::shard_stages(pipeline::standard_pipeline())) {
       std::string id = fmt::format("S{:04d}", i);
       test::write_text(dir.path() / "manifest" / id / (st + ".json"),
                        nlohmann::json{{"subject", id}, {"stage", st}, {"status", "done"}}.dump());
@@ -112,6 +113,22 @@ TEST(SlurmStatus, WithoutSchedulerTheManifestDecides) {
   EXPECT_EQ(s.counts[stage::psm][Status::pending], 1);
   EXPECT_EQ(s.unfinished_shards, (std::vector<int>{1}));
   EXPECT_EQ(s.run_level[stage::gm], Status::pending);
+}
+
+// Defect 10 of issue 16: the run directory of `psmflow preprocess/train` (no subjects in its
+// frozen config) reads; its subjects are the manifest's.
+TEST(SlurmStatus, RunDirectoryOfTheSingleSubjectCommandsReads) {
+  test::ScratchDir dir;
+  Config cfg = default_config();
+  cfg.run.run_dir = dir / "run";
+  RunDir run = RunDir::create(cfg);
+  Manifest m(run);
+  m.put(rec("S1", stage::preprocess, Status::done));
+  m.put(rec("S1", stage::psm, Status::failed));
+  auto r = test::run_psmflow("status " + test::shell_quote(run.root().string()) + " --no-slurm");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 subjects in 1 shards"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("S1 psm failed: bad input: no face"), std::string::npos) << r.output;
 }
 
 TEST(SlurmStatus, UnreachableSlurmFallsBackToManifest) {

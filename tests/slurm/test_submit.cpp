@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
@@ -167,4 +168,29 @@ TEST(SlurmSubmit, CliDryRunPrintsScriptsAndCreatesNothing) {
 }
 
 }  // namespace
+// Defect 9 of issue 16: without a working Slurm, submit says which part is missing before it
+// writes anything (no run directory is left behind).
+TEST(SlurmSubmit, WithoutAWorkingSlurmNothingIsWrittenAndTheReasonIsPlain) {
+  test::ScratchDir dir;
+  test::write_text(dir / "d/A.avi", "");
+  test::write_text(dir / "c.toml", "[run]\nrun_dir = \"run\"\n[data]\nids = [\"A\"]\ninput = \"d/{id}.avi\"\n");
+  fs::create_directories(dir / "empty");
+  const std::string submit = test::shell_quote(test::psmflow_binary().string()) + " submit " +
+                             test::shell_quote((dir / "c.toml").string());
+  auto none = test::run_shell("PATH=" + test::shell_quote((dir / "empty").string()) + " " + submit);
+  EXPECT_EQ(none.exit_code, 2) << none.output;
+  EXPECT_NE(none.output.find("sbatch is not on PATH"), std::string::npos) << none.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+
+  for (const char* tool : {"sbatch", "squeue"}) test::write_text(dir / "bin" / tool, "#!/bin/sh\nexit 0\n");
+  test::write_text(dir / "bin/scontrol", "#!/bin/sh\necho 'Unable to contact slurm controller (connect failure)' >&2\nexit 1\n");
+  for (const char* tool : {"sbatch", "squeue", "scontrol"}) fs::permissions(dir / "bin" / tool, fs::perms::owner_all);
+  auto down = test::run_shell("PATH=" + test::shell_quote((dir / "bin").string()) + ":/usr/bin:/bin " + submit);
+  EXPECT_EQ(down.exit_code, 2) << down.output;
+  EXPECT_NE(down.output.find("the Slurm controller does not answer"), std::string::npos) << down.output;
+  EXPECT_NE(down.output.find("Unable to contact slurm controller"), std::string::npos) << down.output;
+  EXPECT_EQ(down.output.find("max_array_size"), std::string::npos) << "advice that only moves the failure on";
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
 }  // namespace psmflow

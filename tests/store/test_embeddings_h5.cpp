@@ -32,59 +32,77 @@ int files_in(const fs::path& dir) {
 
 }  // namespace
 
-TEST(EmbeddingsH5, GroupsAddReplaceAndRoundTrip) {
+TEST(EmbeddingsH5, OneFilePerTagRoundTripsAndReplaces) {
   ScratchDir dir;
-  fs::path f = dir / "embeddings.h5";
-  EXPECT_TRUE(embedding_tags(f).empty());
-  write_embeddings(f, "psm", sample(5, 1.f));
-  write_embeddings(f, "gm", sample(5, 100.f));
-  write_embeddings(f, "psm", sample(3, 7.f));  // replaces, keeps gm
-  EXPECT_EQ(embedding_tags(f), (std::vector<std::string>{"gm", "psm"}));
-  Embeddings psm = read_embeddings(f, "psm");
+  const fs::path d = dir / "embeddings";
+  EXPECT_TRUE(embedding_tags(d).empty());
+  write_embeddings(d / "psm.h5", "psm", sample(5, 1.f));
+  write_embeddings(d / "gm.h5", "gm", sample(5, 100.f));
+  const auto gm_bytes = read_file(d / "gm.h5");
+  write_embeddings(d / "psm.h5", "psm", sample(3, 7.f));  // replaces psm; gm.h5 is not touched
+  EXPECT_EQ(embedding_tags(d), (std::vector<std::string>{"gm", "psm"}));
+  EXPECT_EQ(read_file(d / "gm.h5"), gm_bytes);
+  Embeddings psm = read_embeddings(d / "psm.h5", "psm");
   EXPECT_EQ(psm.n, 3);
   EXPECT_EQ(psm.code_dim, 4);
   EXPECT_EQ(psm.feature_dim, 6);
   EXPECT_EQ(psm.code, sample(3, 7.f).code);
   EXPECT_EQ(psm.feature, sample(3, 7.f).feature);
-  EXPECT_EQ(psm.frame_index, (std::vector<std::int64_t>{0, 3, 6}));
+  EXPECT_EQ(psm.frame_index, sample(3, 7.f).frame_index);
   EXPECT_EQ(psm.checkpoint, "psm/epoch_0010.pt");
   EXPECT_EQ(psm.checkpoint_sha256, std::string(64, 'f'));
-  EXPECT_EQ(read_embeddings(f, "gm").code, sample(5, 100.f).code);
   try {
-    read_embeddings(f, "ctl-e10");
+    read_embeddings(d / "gm.h5", "ctl-e10");
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("ctl-e10"), std::string::npos);
-    EXPECT_NE(std::string(e.what()).find(f.string()), std::string::npos);
   }
-  EXPECT_EQ(files_in(dir.path()), 2);  // embeddings.h5 and its lock file, no temporaries left
+  EXPECT_EQ(files_in(d), 2);  // no temporaries left
 }
 
-TEST(EmbeddingsH5, BadTagsAndShapesAreRejected) {
+TEST(EmbeddingsH5, RejectsBadTagsAndShapes) {
   ScratchDir dir;
   EXPECT_THROW(write_embeddings(dir / "e.h5", "a/b", sample(2, 0)), std::invalid_argument);
   EXPECT_THROW(write_embeddings(dir / "e.h5", "", sample(2, 0)), std::invalid_argument);
   Embeddings bad = sample(2, 0);
-  bad.code.pop_back();
+  bad.frame_index.pop_back();
   EXPECT_THROW(write_embeddings(dir / "e.h5", "psm", bad), std::invalid_argument);
-  EXPECT_FALSE(fs::exists(dir / "e.h5"));
 }
 
-TEST(EmbeddingsH5, ConcurrentWritersAllLand) {
+// Embed stages of one subject run side by side: each writes its own file, and the index that
+// links them all is rewritten under a lock, so the last rewrite holds every tag.
+TEST(EmbeddingsH5, IndexLinksEveryTagWhileWritersRunConcurrently) {
   ScratchDir dir;
-  fs::path f = dir / "embeddings.h5";
+  const fs::path d = dir / "embeddings", index = dir / "embeddings.h5";
   std::vector<std::thread> writers;
   for (int t = 0; t < 6; ++t)
-    writers.emplace_back([&, t] { write_embeddings(f, "tag" + std::to_string(t), sample(20, float(t))); });
+    writers.emplace_back([&, t] {
+      const std::string tag = "tag" + std::to_string(t);
+      write_embeddings(d / (tag + ".h5"), tag, sample(20, float(t)));
+      write_embeddings_index(index, d);
+    });
   for (auto& w : writers) w.join();
-  auto tags = embedding_tags(f);
-  ASSERT_EQ(tags.size(), 6u);
-  for (int t = 0; t < 6; ++t) EXPECT_EQ(read_embeddings(f, "tag" + std::to_string(t)).code, sample(20, float(t)).code);
+  ASSERT_EQ(embedding_tags(d).size(), 6u);
+  // Read through the index's external links, as h5py users do.
+  for (int t = 0; t < 6; ++t) EXPECT_EQ(read_embeddings(index, "tag" + std::to_string(t)).code, sample(20, float(t)).code);
+}
+
+TEST(EmbeddingsH5, H5pyFindsEveryTagFromTheIndex) {
+  ScratchDir dir;
+  const fs::path d = dir / "embeddings", index = dir / "embeddings.h5";
+  write_embeddings(d / "psm.h5", "psm", sample(5, 1.f));
+  write_embeddings(d / "untrained.h5", "untrained", sample(5, 2.f));
+  write_embeddings_index(index, d);
+  // The README's example, from another working directory: links resolve beside the index.
+  auto r = test::run_shell("cd / && /usr/bin/python3 -c \"import h5py; f = h5py.File('" + index.string() +
+                           "', 'r'); print(sorted(f.keys()), f['psm/code'].shape, f['untrained/feature'].shape)\"");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "['psm', 'untrained'] (5, 4) (5, 6)\n");
 }
 
 TEST(EmbeddingsH5, TruncatedFileNamesIt) {
   ScratchDir dir;
-  fs::path f = dir / "embeddings.h5";
+  fs::path f = dir / "embeddings" / "psm.h5";
   write_embeddings(f, "psm", sample(200, 1.f));
   fs::resize_file(f, fs::file_size(f) / 3);
   try {

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "support/cohort.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/store/frames.hpp"
@@ -34,7 +35,7 @@ void fake_preprocessed(const Config& cfg, const std::string& id, int n, unsigned
     w.close();
   }
   Manifest m(run);
-  Record r = m.begin(id, stage::preprocess, "test-input", cfg.stage_hash(stage::preprocess));
+  Record r = m.begin(id, stage::preprocess, "test-input", psmflow::pipeline::config_hash(cfg, stage::preprocess));
   m.finish_done(r, {run.frames(id)});
 }
 

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <thread>
 
+#include "psmflow/core/hash.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/train/checkpoint.hpp"
@@ -135,8 +136,15 @@ TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
   }
   EXPECT_NE(read_embeddings(a.dir / "subjects/S1/embeddings.h5", "psm").code,
             read_embeddings(a.dir / "subjects/S1/embeddings.h5", "untrained").code);
-  EXPECT_EQ(Manifest(RunDir(a.dir)).get("S1", "embed")->status, Status::done);
-  EXPECT_EQ(Manifest(RunDir(a.dir)).get("S1", "embed-untrained")->status, Status::done);
+  // Each embed record checksums its own file (read above through the embeddings.h5 index).
+  for (const auto& [st, file] : {std::pair<std::string, std::string>{"embed", "subjects/S1/embeddings/psm.h5"},
+                                 {"embed-untrained", "subjects/S1/embeddings/untrained.h5"}}) {
+    auto rec = Manifest(RunDir(a.dir)).get("S1", st);
+    ASSERT_TRUE(rec) << st;
+    EXPECT_EQ(rec->status, Status::done);
+    ASSERT_EQ(rec->outputs.count(file), 1u) << st;
+    EXPECT_EQ(rec->outputs.at(file).sha256, sha256_file(a.dir / file));
+  }
 }
 
 TEST(TrainCli, TransferLearningStartsFromAnotherCheckpoint) {

@@ -125,15 +125,19 @@ struct Config {
   EvalSection eval;
   SlurmSection slurm;
 
-  // Hash of the sections a stage depends on, so that editing [eval] does not retrain models.
-  std::string stage_hash(const std::string& stage) const;
+  // Hash of the named sections ("preprocess", "data", "model", "train.psm", "train.gm", "eval",
+  // "seed"): each stage declares the ones it depends on, so editing [eval] does not retrain models.
+  std::string sections_hash(const std::vector<std::string>& sections) const;
   const SubjectSpec* find_subject(const std::string& id) const;
 };
 
 // Throws UsageError("FILE:LINE: key 'a.b': reason") on any problem. check_files = false skips
 // the checks that named files exist (for shipped configs whose data lives elsewhere).
 Config load_config(const fs::path& file, bool check_files = true);
-Config parse_config(const std::string& text, const fs::path& origin, bool check_files = true);
+// require_subjects = false for the frozen config of a run directory that the single-subject
+// commands made (its subjects are the manifest's).
+Config parse_config(const std::string& text, const fs::path& origin, bool check_files = true,
+                    bool require_subjects = true);
 // The built-in defaults as a Config with no subjects (used by one-subject commands without --config).
 Config default_config();
 

@@ -11,6 +11,7 @@
 
 #include "psmflow/config/config.hpp"
 #include "psmflow/eval/matrix.hpp"
+#include "psmflow/store/manifest.hpp"
 
 namespace psmflow {
 class RunDir;
@@ -48,5 +49,9 @@ Matrix pca_project(const Matrix& pixels, int components);
 std::uint64_t subject_seed(std::uint64_t run_seed, const std::string& subject);
 
 nlohmann::json evaluate_subject(const SubjectData& data, const Config& cfg);
+
+// The evaluate stage of one subject (load, evaluate_subject, eval.json) through run_stage(); its
+// inputs are the output checksums of the preprocess and every embed record (pipeline::needs_hash).
+StageOutcome evaluate_one(const Config& cfg, Manifest& m, const std::string& id, bool accept_unfinished = false);
 
 }  // namespace psmflow::eval

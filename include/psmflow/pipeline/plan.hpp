@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "psmflow/config/config.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/manifest.hpp"
 
 namespace psmflow::pipeline {
@@ -25,12 +26,22 @@ struct StageStep {
   std::string record;
   std::vector<std::string> extra;
 };
-const std::vector<StageStep>& subject_chain();  // preprocess -> train (psm) -> embed -> embed untrained
-const std::vector<StageStep>& gm_chain();       // embed --model gm -> evaluate
+// The subject stages of one phase of the pipeline, in declaration order (see Pipeline::phase).
+std::vector<StageStep> chain_of_phase(const Pipeline& pipe, int phase);
+const std::vector<StageStep>& subject_chain();  // phase 0 of the standard pipeline: before the GM
+const std::vector<StageStep>& gm_chain();       // phase 2: the subject stages after the GM
 
 // A stage counts as done when its record is done with the current config hash and its outputs
 // are intact. Input hashes are the stage command's own business (it re-checks and skips).
 bool stage_done(const Manifest& m, const Config& cfg, const std::string& subject, const std::string& record);
+
+// The input hash made from the records a stage reads (its needs of the same scope, and for
+// `also_prefix` every other record whose name starts with it): their output checksums. A
+// record that is there but not done is refused with a StageError naming it, unless
+// accept_unfinished; a need without a record counts by the checksum of its output file when
+// one exists (frames made elsewhere) and is refused otherwise.
+std::string needs_hash(const Manifest& m, const Stage& s, const std::string& subject, bool accept_unfinished = false,
+                       const std::string& also_prefix = "");
 bool chain_done(const Manifest& m, const Config& cfg, const std::string& subject, const std::vector<StageStep>& chain);
 
 struct QueueItem {

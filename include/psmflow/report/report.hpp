@@ -14,6 +14,8 @@
 
 #include "psmflow/config/config.hpp"
 #include "psmflow/eval/evaluate.hpp"
+#include "psmflow/pipeline/stages.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "psmflow/store/run_dir.hpp"
 
 namespace psmflow::report {
@@ -33,6 +35,10 @@ Sources run_sources(const RunDir& run, const Config& cfg);
 
 // Subjects of the run: the config's, else every folder under subjects/ and every manifest subject.
 std::vector<std::string> run_subjects(const RunDir& run, const Config& cfg);
+
+// The stages a missing subject's reason is looked for in: the pipeline's subject stages in order,
+// so the root cause is named rather than a later stage that lacked its input.
+std::vector<std::string> missing_reason_order(const pipeline::Pipeline& pipe);
 
 // Everything in report.json except the person-independent part and the figures.
 nlohmann::json aggregate(const RunDir& run, const Config& cfg, const std::vector<std::string>& subjects);
@@ -65,5 +71,7 @@ struct CollectResult {
 };
 // The whole collector: aggregate, person-independent F1, figures, the three files (atomically).
 CollectResult collect(const RunDir& run, const Config& cfg, const Sources& sources);
+// The collect stage: collect() with run_sources(), recorded under kRunScope (always reruns).
+StageOutcome collect_stage(const Config& cfg, Manifest& m, CollectResult& res);
 
 }  // namespace psmflow::report

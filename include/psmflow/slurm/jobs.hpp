@@ -21,12 +21,14 @@ struct Round {
   std::string gm;       // job id, empty when not submitted in this round
   std::string collect;  // job id, empty when not submitted in this round
   fs::path scripts;     // folder with this round's scripts
+  std::vector<std::string> job_ids() const;  // arrays, GM, collector
 };
 
 struct JobsFile {
   fs::path config;  // the config file the jobs run with (absolute)
   int shard_count = 0;
   std::vector<Round> rounds;
+  std::string run_lock;  // the submission's token of RUN_DIR/run.lock, shared by its jobs
 
   static fs::path path_in(const fs::path& run_dir) { return run_dir / "slurm" / "jobs.json"; }
   // nullopt when there is no jobs.json; UsageError naming the file when it is damaged.

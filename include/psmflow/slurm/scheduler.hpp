@@ -36,6 +36,9 @@ class Scheduler {
   virtual std::optional<std::vector<JobState>> query(const std::vector<std::string>& job_ids) = 0;
   // The cluster's MaxArraySize (task indices must stay below it).
   virtual int max_array_size() = 0;
+  // Before anything is written: throws UsageError when Slurm's commands are missing or its
+  // controller does not answer.
+  virtual void check_reachable() {}
 };
 
 class SlurmScheduler : public Scheduler {
@@ -44,6 +47,7 @@ class SlurmScheduler : public Scheduler {
   std::string submit(const fs::path& script, const std::vector<std::string>& after, const fs::path& cwd) override;
   std::optional<std::vector<JobState>> query(const std::vector<std::string>& job_ids) override;
   int max_array_size() override;
+  void check_reachable() override;
 
  private:
   CommandRunner runner_;

@@ -30,6 +30,7 @@ struct ScriptContext {
   fs::path templates;    // folder with the four templates
   int shard_count = 0;
   std::string job_tag;  // short tag in job names, from the run directory
+  std::string run_lock;  // exported to the jobs as PSMFLOW_RUN_LOCK: they share RUN_DIR/run.lock
 };
 
 // Fills templates, job_tag and psmflow_bin from the config (defaults: shipped slurm/, this binary).

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/slurm/jobs.hpp"
 #include "psmflow/slurm/scheduler.hpp"
@@ -16,11 +17,9 @@ struct Config;
 
 namespace slurm {
 
-// Per-subject stages that an array task runs; a shard is finished when all are done for all its subjects.
-const std::vector<std::string>& shard_stages();
-// Every stage status reports, in pipeline order (subject stages, then run-level gm and collect).
-const std::vector<std::string>& subject_stages();
-const std::vector<std::string>& run_stages();
+// Per-subject stages that an array task runs (phase 0 of the pipeline: `psmflow run --stage
+// subject`); a shard is finished when all are done for all its subjects.
+std::vector<std::string> shard_stages(const pipeline::Pipeline& pipe);
 
 struct Problem {
   std::string subject;
@@ -30,6 +29,7 @@ struct Problem {
 };
 
 struct RunStatus {
+  std::vector<std::string> subject_stages, run_stages;  // as the pipeline declares them, in order
   std::map<std::string, std::map<Status, int>> counts;  // stage -> status -> subjects
   std::map<std::string, Status> run_level;              // gm, collect
   std::vector<Problem> problems;                        // failed and interrupted, with errors
@@ -44,7 +44,7 @@ struct RunStatus {
 };
 
 RunStatus read_status(const Config& cfg, const Manifest& manifest, const std::optional<JobsFile>& jobs,
-                      Scheduler* scheduler);
+                      Scheduler* scheduler, const pipeline::Pipeline& pipe = pipeline::standard_pipeline());
 std::string format_status(const RunStatus& s);
 nlohmann::json status_json(const RunStatus& s);
 

@@ -1,8 +1,8 @@
-// embeddings.h5: one group per model tag (psm, gm, or a transfer/CTL variant such as
-// "tl-gm" or "ctl-e10"): /<tag>/code float32 [N,256], /<tag>/feature float32 [N,2048],
-// /<tag>/frame_index int64 [N]; attribute checkpoint (path) and checkpoint_sha256 per group.
-// Adding a group rewrites the file to a temporary name and renames it, under a lock file, so
-// concurrent writers for the same subject serialise and a crash never leaves a half file.
+// subjects/<id>/embeddings/<tag>.h5, one file per model tag (psm, gm, untrained, or a
+// transfer/CTL variant such as "tl-gm" or "ctl-e10"), each the output of one embed stage:
+// /<tag>/code float32 [N,256], /<tag>/feature float32 [N,2048], /<tag>/frame_index int64 [N];
+// attributes checkpoint (path) and checkpoint_sha256 on the group. subjects/<id>/embeddings.h5
+// is an index: one HDF5 external link /<tag> per file, so h5py opens every tag from one place.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -22,8 +22,11 @@ struct Embeddings {
   std::string checkpoint_sha256;
 };
 
+// Writes file (atomically) with the one group tag.
 void write_embeddings(const std::filesystem::path& file, const std::string& tag, const Embeddings& e);
+// Rewrites index with one external link per embedding file in dir (atomically, under a lock).
+void write_embeddings_index(const std::filesystem::path& index, const std::filesystem::path& dir);
 Embeddings read_embeddings(const std::filesystem::path& file, const std::string& tag);
-std::vector<std::string> embedding_tags(const std::filesystem::path& file);
+std::vector<std::string> embedding_tags(const std::filesystem::path& dir);  // the tags of dir/*.h5, sorted
 
 }  // namespace psmflow

@@ -18,22 +18,16 @@ enum class Status { pending, running, done, failed, interrupted };
 std::string to_string(Status s);
 Status status_from_string(const std::string& s);  // throws on unknown
 
-// Stage names (also file names of records).
-namespace stage {
-inline const std::string preprocess = "preprocess";
-inline const std::string psm = "psm";
-inline const std::string embed = "embed";
-inline const std::string gm = "gm";
-inline const std::string embed_gm = "embed-gm";
-inline const std::string evaluate = "evaluate";
-inline const std::string collect = "collect";
-}  // namespace stage
 // Subject id of run-level stages (gm, collect); user ids cannot start with '_'.
 inline const std::string kRunScope = "_run";
 
+// An output's checksum, with the size and modification time it had when hashed: a file whose
+// size and mtime are unchanged is taken as intact, any other is hashed again (Snakemake's rule,
+// at the cost of one hash of each output that was touched).
 struct OutputSum {
   std::string sha256;
   unsigned long long size = 0;
+  long long mtime_ns = 0;
 };
 
 struct Record {
@@ -60,10 +54,13 @@ class Manifest {
   std::optional<Record> get(const std::string& subject, const std::string& stage) const;
   void put(const Record& r);  // atomic
   std::vector<Record> all() const;  // every record, sorted by subject then stage
+  std::vector<Record> records(const std::string& subject) const;  // one subject's, sorted by stage
+  std::vector<std::string> subjects() const;  // every subject with a record, sorted, kRunScope left out
 
   // A running record from this host whose process is gone reads as interrupted.
   Status effective_status(const Record& r) const;
-  // done, same hashes, outputs present with their recorded sizes (and checksums if verify).
+  // done, same hashes, outputs intact: same size and checksum (hashed again when the size or
+  // mtime moved, or always if verify).
   bool is_done(const std::string& subject, const std::string& stage, const std::string& input_hash,
                const std::string& config_hash, bool verify = false) const;
 

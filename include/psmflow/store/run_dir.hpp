@@ -2,7 +2,7 @@
 //   config.toml            frozen config (config.sha256 beside it)
 //   manifest/<id>/<stage>.json   one record per (subject, stage); run-level stages use id "_run"
 //   logs/                  one log file per process
-//   subjects/<id>/frames.h5, contact_sheet.png, psm/, embeddings.h5, eval.json
+//   subjects/<id>/frames.h5, contact_sheet.png, psm/, embeddings/<tag>.h5, embeddings.h5, eval.json
 //   gm/                    GM checkpoints and losses.csv
 //   report/                report.json, report.md, report.html, figures
 //   slurm/                 generated scripts, jobs.json, logs
@@ -31,7 +31,11 @@ class RunDir {
   fs::path psm_dir(const std::string& id) const { return subject_dir(id) / "psm"; }
   // Other models trained on one subject (transfer-learning variants, CTL): subjects/<id>/<tag>/
   fs::path model_dir(const std::string& id, const std::string& tag) const;
-  fs::path embeddings(const std::string& id) const { return subject_dir(id) / "embeddings.h5"; }
+  // One file per model tag, each the output of one embed stage; embeddings.h5 beside them is an
+  // index of HDF5 external links (one per tag), so h5py finds all of a subject's embeddings.
+  fs::path embeddings_dir(const std::string& id) const { return subject_dir(id) / "embeddings"; }
+  fs::path embeddings(const std::string& id, const std::string& tag) const;  // validates tag
+  fs::path embeddings_index(const std::string& id) const { return subject_dir(id) / "embeddings.h5"; }
   fs::path eval_json(const std::string& id) const { return subject_dir(id) / "eval.json"; }
   fs::path gm_dir() const { return root_ / "gm"; }
   fs::path report_dir() const { return root_ / "report"; }

@@ -15,19 +15,19 @@ struct TrainRequest {
   std::string subject;
   std::string tag = "psm";  // "psm" -> subjects/<id>/psm, stage psm; other tags -> subjects/<id>/<tag>, stage train-<tag>
   int loader_depth = 2;
+  bool accept_unfinished = false;  // train on frames whose preprocess record is not done
 };
 // Trains with cfg.psm (mode psm or psm-ctl) and cfg.model. Returns the exit code: 0 done or
 // skipped, 1 failed (recorded), kExitInterrupted (3) stopped by a signal after a checkpoint.
 int train_subject(const Config& cfg, const RunDir& run, Manifest& manifest, const TrainRequest& req);
-std::string train_stage_name(const std::string& tag);
 
 struct EmbedRequest {
   std::string subject;
   std::string model = "psm";        // psm | gm | a tag of subjects/<id>/<tag>
   std::filesystem::path checkpoint;  // empty = final.pt of that model
   bool untrained = false;            // the network of the config's preset and seed, no training
+  bool accept_unfinished = false;    // embed frames whose preprocess record is not done
 };
 int embed_subject(const Config& cfg, const RunDir& run, Manifest& manifest, const EmbedRequest& req);
-std::string embed_stage_name(const std::string& model);  // embed, embed-gm, embed-<tag>
 
 }  // namespace psmflow::train
