@@ -42,8 +42,9 @@ std::string to_text(const LockHolder& h) {
 
 LockHolder from_text(const std::string& text) {
   json j = json::parse(text);
-  return {j.at("host"), j.at("pid"), j.at("command"), j.at("since"), j.at("token"),
-          j.value("slurm_jobs", std::vector<std::string>{})};
+  return {j.at("host").get<std::string>(),    j.at("pid").get<long>(),
+          j.at("command").get<std::string>(), j.at("since").get<std::string>(),
+          j.at("token").get<std::string>(),   j.value("slurm_jobs", std::vector<std::string>{})};
 }
 
 // link(2) fails with EEXIST if the lock is there, atomically, where O_EXCL is not safe on old NFS.

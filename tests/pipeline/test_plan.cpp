@@ -15,6 +15,7 @@
 using namespace psmflow;
 using namespace psmflow::orchestrate;
 using namespace psmflow::pipeline;
+using namespace psmflow::train;
 using namespace psmflow::test;
 
 TEST(Shard, ParsesAndRejects) {

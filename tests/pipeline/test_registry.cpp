@@ -114,7 +114,7 @@ TEST(Registry, EveryConsumerDerivesItsStagesFromIt) {
 TEST(Registry, ConfigHashCoversTheDeclaredSections) {
   ScratchDir dir;
   Config a = load_config(make_cohort(dir.path(), 2));
-  Config eval_edit = load_config(make_cohort(dir.path(), 2, "[eval]\nfolds = 3\n"));
+  Config eval_edit = load_config(make_cohort(dir.path(), 2, "[eval]\nfolds = 4\n"));
   Config psm_edit = load_config(make_cohort(dir.path(), 2, "[train.psm]\nepochs = 7\n"));
   auto changed = [&](const Config& b) {
     Names out;

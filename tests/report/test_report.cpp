@@ -69,7 +69,8 @@ TEST_F(EvaluatedRun, EvalJsonHasEveryModelAndBaseline) {
 TEST_F(EvaluatedRun, EvaluateWithoutInputsFailsAndSaysWhy) {
   auto r = run_psmflow("evaluate --run-dir " + shell_quote(run_dir().string()) + " --subject S09");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find(".h5: missing"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("evaluate of S09 needs preprocess: no record and no "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("subjects/S09/frames.h5"), std::string::npos) << r.output;
 }
 
 TEST_F(EvaluatedRun, ReportJsonAggregatesAndNamesTheFailedSubject) {
