@@ -10,6 +10,10 @@
 
 namespace psmflow::collectives {
 
+// Prints "psmflow: MESSAGE; aborting the job" to stderr and ends every rank (MPI_Abort, or _exit
+// when that does not return within 10 s). Safe from any thread, also while another sits in MPI.
+[[noreturn]] void abort_job(const std::string& message);
+
 class Watchdog {
  public:
   explicit Watchdog(std::chrono::milliseconds timeout);  // 0 = disabled
