@@ -16,10 +16,12 @@ using namespace psmflow;
 
 namespace {
 
+using Vars = std::map<std::string, std::optional<std::string>>;
+
 // Sets (or, with nullopt, unsets) variables for one scope, then puts the old values back.
 class FakeEnv {
  public:
-  FakeEnv(std::map<std::string, std::optional<std::string>> vars) {
+  explicit FakeEnv(const Vars& vars) {
     for (const auto& [name, value] : vars) {
       const char* old = std::getenv(name.c_str());
       saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
@@ -37,7 +39,7 @@ class FakeEnv {
     else
       ::unsetenv(name.c_str());
   }
-  std::map<std::string, std::optional<std::string>> saved_;
+  Vars saved_;
 };
 
 constexpr auto kUnset = std::nullopt;
@@ -52,13 +54,12 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 // The variables the placement rules read, all unset: each test sets what it needs.
-std::map<std::string, std::optional<std::string>> no_scheduler() {
+Vars no_scheduler() {
   return {{"SLURM_PROCID", kUnset}, {"SLURM_LOCALID", kUnset}, {"SLURM_CPUS_PER_TASK", kUnset},
           {"SLURM_STEP_GPUS", kUnset}, {"CUDA_VISIBLE_DEVICES", kUnset}};
 }
 
-std::map<std::string, std::optional<std::string>> with(std::map<std::string, std::optional<std::string>> base,
-                                                       const std::map<std::string, std::optional<std::string>>& set) {
+Vars with(Vars base, const Vars& set) {
   for (const auto& [k, v] : set) base[k] = v;
   return base;
 }
@@ -66,7 +67,7 @@ std::map<std::string, std::optional<std::string>> with(std::map<std::string, std
 }  // namespace
 
 TEST(Env, UnsetIsNulloptAndEmptyIsAValueOnlyForStrings) {
-  FakeEnv env({{"PSMFLOW_T_A", kUnset}, {"PSMFLOW_T_B", ""}});
+  FakeEnv env(Vars{{"PSMFLOW_T_A", kUnset}, {"PSMFLOW_T_B", ""}});
   EXPECT_EQ(env_string("PSMFLOW_T_A"), std::nullopt);
   EXPECT_EQ(env_string("PSMFLOW_T_B"), std::string());
   EXPECT_EQ(env_int("PSMFLOW_T_B"), std::nullopt);
@@ -75,13 +76,13 @@ TEST(Env, UnsetIsNulloptAndEmptyIsAValueOnlyForStrings) {
 }
 
 TEST(Env, NumbersParseWhole) {
-  FakeEnv env({{"PSMFLOW_T_I", "-12"}, {"PSMFLOW_T_D", "2.5e-1"}});
+  FakeEnv env(Vars{{"PSMFLOW_T_I", "-12"}, {"PSMFLOW_T_D", "2.5e-1"}});
   EXPECT_EQ(env_int("PSMFLOW_T_I"), -12);
   EXPECT_EQ(env_double("PSMFLOW_T_D"), 0.25);
 }
 
 TEST(Env, ABadNumberIsAnErrorNamingTheVariableAndTheValue) {
-  FakeEnv env({{"PSMFLOW_COLLECTIVE_TIMEOUT_S", "abc"}, {"PSMFLOW_T_I", "12x"}, {"PSMFLOW_T_SP", " 3"},
+  FakeEnv env(Vars{{"PSMFLOW_COLLECTIVE_TIMEOUT_S", "abc"}, {"PSMFLOW_T_I", "12x"}, {"PSMFLOW_T_SP", " 3"},
                {"PSMFLOW_T_BIG", "99999999999999999999999"}, {"PSMFLOW_T_INF", "inf"}});
   EXPECT_EQ(error_of([] { env_double("PSMFLOW_COLLECTIVE_TIMEOUT_S"); }),
             "environment variable PSMFLOW_COLLECTIVE_TIMEOUT_S=\"abc\" is not a finite number");
@@ -95,14 +96,14 @@ TEST(Env, ABadNumberIsAnErrorNamingTheVariableAndTheValue) {
 
 TEST(Env, SwitchesTakeTheUsualWordsAndNothingElse) {
   for (const char* yes : {"1", "true", "YES", "On"}) {
-    FakeEnv env({{"PSMFLOW_T_S", yes}});
+    FakeEnv env(Vars{{"PSMFLOW_T_S", yes}});
     EXPECT_EQ(env_bool("PSMFLOW_T_S"), true) << yes;
   }
   for (const char* no : {"0", "False", "no", "OFF"}) {
-    FakeEnv env({{"PSMFLOW_T_S", no}});
+    FakeEnv env(Vars{{"PSMFLOW_T_S", no}});
     EXPECT_EQ(env_bool("PSMFLOW_T_S"), false) << no;
   }
-  FakeEnv env({{"PSMFLOW_T_S", "maybe"}});
+  FakeEnv env(Vars{{"PSMFLOW_T_S", "maybe"}});
   EXPECT_NE(error_of([] { env_bool("PSMFLOW_T_S"); }).find("PSMFLOW_T_S=\"maybe\""), std::string::npos);
 }
 
@@ -133,7 +134,7 @@ TEST(Placement, ThreadsPerRank) {
   EXPECT_EQ(threads_per_rank(0, 1), cores_allotted());
   EXPECT_EQ(threads_per_rank(0, cores_allotted()), 1);
   EXPECT_EQ(threads_per_rank(0, 1000), 1) << "never 0";
-  FakeEnv bad({{"SLURM_CPUS_PER_TASK", "four"}});
+  FakeEnv bad(Vars{{"SLURM_CPUS_PER_TASK", "four"}});
   EXPECT_NE(error_of([] { threads_per_rank(0, 1); }).find("SLURM_CPUS_PER_TASK=\"four\""), std::string::npos);
 }
 
