@@ -59,12 +59,6 @@ void wait_polling(MPI_Request& req, MPI_Status* status) {
   }
 }
 
-void barrier_polling(MPI_Comm comm) {
-  MPI_Request req;
-  PSMFLOW_MPI(MPI_Ibarrier(comm, &req));
-  wait_polling(req);
-}
-
 void send_text(MPI_Comm comm, int dest, int tag, const std::string& text) {
   PSMFLOW_MPI(MPI_Send(text.data(), static_cast<int>(text.size()), MPI_CHAR, dest, tag, comm));
 }

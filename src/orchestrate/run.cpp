@@ -1,6 +1,5 @@
 #include "psmflow/orchestrate/run.hpp"
 
-#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,43 +8,12 @@
 #include "psmflow/collectives/mpi.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/core/placement.hpp"
 #include "psmflow/train/plugin.hpp"
 #include "psmflow/train/stop.hpp"
 
 namespace psmflow::orchestrate {
 namespace {
-
-int cores_allotted() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-int gpu_count() {
-  int n = 0;
-  for (int i = 0; i < 64; ++i)
-    if (fs::exists("/dev/nvidia" + std::to_string(i))) ++n;
-  return n;
-}
-
-// The GPU of this rank: entry local_rank mod n of CUDA_VISIBLE_DEVICES when the scheduler set it,
-// else device local_rank mod (GPUs on the node).
-std::string gpu_for(int local_rank, int gpus) {
-  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
-  if (visible && *visible) {
-    std::vector<std::string> ids;
-    std::string s(visible), item;
-    for (char c : s + ",")
-      if (c == ',') {
-        if (!item.empty()) ids.push_back(item);
-        item.clear();
-      } else {
-        item += c;
-      }
-    if (!ids.empty()) return ids[static_cast<std::size_t>(local_rank) % ids.size()];
-  }
-  return std::to_string(local_rank % gpus);
-}
 
 std::vector<std::string> config_subjects(const Config& cfg) {
   std::vector<std::string> ids;
@@ -203,11 +171,11 @@ WorkerSetup worker_setup(const Config& cfg, const RunOptions& opt, const RunDir&
   s.config = opt.config;
   s.run_dir = run.root();
   s.test_command = opt.test_command;
-  s.threads = cfg.run.threads > 0 ? cfg.run.threads : std::max(1, cores_allotted() / info.local_size);
+  s.threads = threads_per_rank(cfg.run.threads, info.local_size);
   s.rank = info.rank;
   s.output_dir = run.logs_dir() / "stages";
-  int gpus = cfg.run.device == "cpu" ? 0 : gpu_count();
-  if (gpus > 0) s.env["CUDA_VISIBLE_DEVICES"] = gpu_for(info.local_rank, gpus);
+  if (cfg.run.device != "cpu")
+    if (auto gpu = gpu_for_rank(node_local_rank(info.rank, info.local_rank))) s.env["CUDA_VISIBLE_DEVICES"] = gpu->id;
   return s;
 }
 

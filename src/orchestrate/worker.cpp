@@ -203,11 +203,4 @@ std::optional<ChainResult> Worker::finish(ChainOutcome outcome, const std::strin
   return r;
 }
 
-void Worker::terminate() {
-  if (!child_) return;
-  child_->signal_group(SIGTERM);
-  child_->wait();
-  child_.reset();
-}
-
 }  // namespace psmflow::orchestrate

@@ -5,7 +5,6 @@
 // rank reads from gm/latest.pt) and averages gradients every step through GradSync; rank 0
 // alone writes checkpoints.
 // Gradients are averaged while backward() runs (GradSync::overlap_backward).
-#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -17,8 +16,10 @@
 #include "psmflow/collectives/grad_sync_backends.hpp"
 #include "psmflow/collectives/mpi.hpp"
 #include "psmflow/pipeline/plan.hpp"
+#include "psmflow/core/env.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/hash.hpp"
+#include "psmflow/core/placement.hpp"
 #include "psmflow/train/net.hpp"
 #include "psmflow/train/stop.hpp"
 #include "psmflow/train/trainer.hpp"
@@ -64,26 +65,23 @@ void broadcast_plan(GmPlan& p, MPI_Comm comm, int rank) {
   p.done = j.at("done");
 }
 
-int threads_for_rank(int configured, int local_size) {
-  if (configured > 0) return configured;
-  cpu_set_t set;
-  int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-  return std::max(1, cores / local_size);
-}
-
+// PSMFLOW_COLLECTIVE_TIMEOUT_S: seconds a collective may take before the job ends (0 = no limit).
 std::chrono::milliseconds collective_timeout() {
-  const char* env = std::getenv("PSMFLOW_COLLECTIVE_TIMEOUT_S");
-  double s = env ? std::atof(env) : 600;
+  double s = env_double("PSMFLOW_COLLECTIVE_TIMEOUT_S").value_or(600);
+  if (s < 0) throw UsageError("environment variable PSMFLOW_COLLECTIVE_TIMEOUT_S=" + std::to_string(s) + " is negative");
   return std::chrono::milliseconds(static_cast<long long>(s * 1000));
 }
 
 // Test hook: PSMFLOW_TEST_GM_KILL="RANK:EPOCH" kills that rank with SIGKILL when the epoch starts,
 // as a node failure would; used to show that the job ends instead of hanging and resumes.
 void maybe_die(int rank, int epoch) {
-  const char* env = std::getenv("PSMFLOW_TEST_GM_KILL");
+  auto env = env_string("PSMFLOW_TEST_GM_KILL");
   if (!env) return;
   int r = -1, e = -1;
-  if (std::sscanf(env, "%d:%d", &r, &e) == 2 && r == rank && e == epoch) ::raise(SIGKILL);
+  char end = 0;
+  if (std::sscanf(env->c_str(), "%d:%d%c", &r, &e, &end) != 2)
+    throw UsageError("environment variable PSMFLOW_TEST_GM_KILL=\"" + *env + "\" is not RANK:EPOCH");
+  if (r == rank && e == epoch) ::raise(SIGKILL);
 }
 
 class KillHookSampler : public train::PairSampler {
@@ -105,11 +103,8 @@ struct Interrupted : std::runtime_error {
 };
 
 StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, const collectives::RankInfo& info) {
-  const int threads = train::apply_threads(threads_for_rank(cfg.run.threads, info.local_size));
-  torch::Device device = train::choose_device(cfg.run.device);
-  if (device.is_cuda())
-    device = torch::Device(
-        torch::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank % std::max<int>(1, torch::cuda::device_count())));
+  const int threads = train::apply_threads(cfg.run.threads, info.local_size);
+  const torch::Device device = train::choose_device(cfg.run.device, node_local_rank(info.rank, info.local_rank));
   std::vector<fs::path> files;
   for (const auto& id : plan.subjects) files.push_back(run.frames(id));
   CohortFrames frames(files);

@@ -2,10 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdlib>
-#include <thread>
-
 #include "psmflow/core/error.hpp"
+#include "psmflow/core/placement.hpp"
 #include "psmflow/train/checkpoint.hpp"
 
 namespace psmflow::train {
@@ -42,24 +40,24 @@ void load_weights(FaceCycleNet& net, const std::filesystem::path& file) {
   spdlog::info("loaded weights from {}", file.string());
 }
 
-torch::Device choose_device(const std::string& device) {
+torch::Device choose_device(const std::string& device, int local_rank) {
   if (device == "cpu") return torch::kCPU;
 #ifdef PSMFLOW_USE_CUDA
-  if (torch::cuda::is_available()) return torch::kCUDA;
+  if (torch::cuda::is_available()) {
+    auto gpu = gpu_for_rank(local_rank);
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu ? gpu->index : 0));
+  }
   if (device == "cuda") throw UsageError("device = cuda but no CUDA device is visible");
   return torch::kCPU;
 #else
+  (void)local_rank;
   if (device == "cuda") throw UsageError("device = cuda but this psmflow was built without CUDA (-DPSMFLOW_USE_CUDA=ON)");
   return torch::kCPU;
 #endif
 }
 
-int apply_threads(int threads) {
-  if (threads <= 0) {
-    const char* slurm = std::getenv("SLURM_CPUS_PER_TASK");
-    threads = slurm ? std::atoi(slurm) : 0;
-    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
+int apply_threads(int configured, int ranks_on_node) {
+  const int threads = threads_per_rank(configured, ranks_on_node);
   torch::set_num_threads(threads);
   return threads;
 }

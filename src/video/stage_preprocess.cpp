@@ -8,6 +8,7 @@
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/core/placement.hpp"
 #include "psmflow/video/preprocess.hpp"
 
 namespace psmflow {
@@ -15,7 +16,7 @@ namespace {
 
 // Each subject keeps about two cores busy (decode, and detect+crop+write).
 int concurrent_subjects(const Config& cfg, std::size_t subjects) {
-  int threads = cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = threads_per_rank(cfg.run.threads, 1);
   return static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(subjects, std::max(1, threads / 2))));
 }
 

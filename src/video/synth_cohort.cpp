@@ -15,6 +15,7 @@
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/core/placement.hpp"
 #include "psmflow/video/synth.hpp"
 
 namespace psmflow::synth {
@@ -107,8 +108,7 @@ void validate(const SynthOptions& opt) {
 SynthSummary synthesize_cohort(const SynthOptions& opt) {
   validate(opt);
   auto t0 = std::chrono::steady_clock::now();
-  unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  int threads = std::min(opt.subjects, opt.threads > 0 ? opt.threads : static_cast<int>(hw));
+  int threads = std::min(opt.subjects, threads_per_rank(opt.threads, 1));
   Progress progress("synth frames", static_cast<std::size_t>(opt.subjects) * opt.frames);
   std::mutex progress_mutex;
   std::vector<SubjectOutput> outputs(opt.subjects);

@@ -62,13 +62,9 @@ bool wait_rows(test::Child& child, const RunFiles& r, std::size_t rows) {
   return false;
 }
 
-#define REQUIRE_MODEL()                                                                        \
-  if (!test::facecycle_built()) GTEST_SKIP() << "the FaceCycle network (model part) is not built yet"
-
 }  // namespace
 
 TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
-  REQUIRE_MODEL();
   test::ScratchDir scratch;
   const int epochs = 4;
   RunFiles a = make_run(scratch, "a", epochs), b = make_run(scratch, "b", epochs), c = make_run(scratch, "c", epochs);
@@ -148,7 +144,6 @@ TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
 }
 
 TEST(TrainCli, TransferLearningStartsFromAnotherCheckpoint) {
-  REQUIRE_MODEL();
   test::ScratchDir scratch;
   RunFiles a = make_run(scratch, "a", 1), b = make_run(scratch, "b", 1);
   ASSERT_EQ(test::run_psmflow(join(train_args(a))).exit_code, 0);

@@ -151,13 +151,4 @@ std::vector<std::string> loss_columns(const std::filesystem::path& csv) {
   return rows;
 }
 
-bool facecycle_built() {
-  try {
-    model::preset_by_name("tiny");
-    return true;
-  } catch (const std::exception& e) {
-    return std::string(e.what()).find("not built yet") == std::string::npos;
-  }
-}
-
 }  // namespace psmflow::test

@@ -59,7 +59,5 @@ class Child {
 
 // Rows of losses.csv without the wall-time columns (seconds, images/s), which differ between runs.
 std::vector<std::string> loss_columns(const std::filesystem::path& csv);
-// True when the model part has landed (the FaceCycle placeholder throws "not built yet").
-bool facecycle_built();
 
 }  // namespace psmflow::test

@@ -1,12 +1,25 @@
 // How a trainer shares parameters and gradients across ranks. Contract between train (calls it)
-// and dist (implements it: MPI on CPU tensors, NCCL on CUDA tensors, one file each).
+// and collectives (implements it: one engine, grad_sync_engine.cpp, over an MPI transport for CPU
+// tensors or an NCCL transport for CUDA tensors; transport.hpp).
 #pragma once
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstddef>
 #include <vector>
 
 namespace psmflow::collectives {
+
+struct GradSyncOptions {
+  // Gradients are copied into flat buckets of about this size, reduced one bucket per call, in
+  // reverse parameter order on every rank (grad_buckets.hpp). The first bucket — the last
+  // layers, whose gradients backward() produces first — is smaller so that communication starts
+  // early (PyTorch DDP's defaults: 25 MiB, first bucket 1 MiB).
+  std::size_t bucket_bytes = 25u << 20;
+  std::size_t first_bucket_bytes = 1u << 20;
+  // A collective taking longer than this ends the job (Transport::abort); 0 = wait forever.
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+};
 
 class GradSync {
  public:

@@ -37,8 +37,6 @@ RankInfo rank_info(MPI_Comm comm);
 
 // Waits for a request by testing it with short sleeps (50 us growing to 2 ms).
 void wait_polling(MPI_Request& req, MPI_Status* status = MPI_STATUS_IGNORE);
-// Barrier that sleeps while waiting (MPI_Ibarrier + wait_polling).
-void barrier_polling(MPI_Comm comm);
 
 // Sends/receives a short text message (JSON) with a tag.
 void send_text(MPI_Comm comm, int dest, int tag, const std::string& text);

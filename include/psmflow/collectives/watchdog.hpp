@@ -1,6 +1,8 @@
 // A collective that never returns (a peer stuck, or gone without mpirun noticing) must not hang
 // the job: a watchdog thread ends it with MPI_Abort and a message naming the call when an armed
 // collective outlives its timeout. Open MPI 4.1 has no timeouts on collectives of its own.
+// For calls that block inside a library (ncclCommInitRank); the gradient-sync engine's waits
+// poll and keep their own deadline, ending the job through abort_job() as well.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -9,6 +11,10 @@
 #include <thread>
 
 namespace psmflow::collectives {
+
+// Prints "psmflow: MESSAGE; aborting the job" to stderr and ends every rank (MPI_Abort, or _exit
+// when that does not return within 10 s). Safe from any thread, also while another sits in MPI.
+[[noreturn]] void abort_job(const std::string& message);
 
 class Watchdog {
  public:

@@ -62,7 +62,6 @@ class Worker {
   bool busy() const { return child_.has_value(); }
   void start(const Assignment& a);
   std::optional<ChainResult> poll();  // the result once the chain has ended
-  void terminate();                   // SIGTERM to the running child's group, then wait for it
 
  private:
   void start_step();

@@ -53,9 +53,11 @@ std::unique_ptr<FaceCycleNet> make_facecycle_net(const Config& cfg, const torch:
 // original code's PyTorch file. Throws StageError naming the file when it does not fit.
 void load_weights(FaceCycleNet& net, const std::filesystem::path& file);
 
-// Resolves [run] device: cpu, cuda (UsageError when not built for it or no GPU), auto.
-torch::Device choose_device(const std::string& device);
-// [run] threads: 0 = SLURM_CPUS_PER_TASK or all cores; sets LibTorch's intra-op threads.
-int apply_threads(int threads);
+// Resolves [run] device: cpu, cuda (UsageError when not built for it or no GPU), auto; a CUDA
+// device is the GPU of the rank with this node-local rank (core/placement.hpp: gpu_for_rank).
+torch::Device choose_device(const std::string& device, int local_rank = 0);
+// Sets LibTorch's intra-op threads to threads_per_rank(configured, ranks_on_node)
+// (core/placement.hpp) and returns that count.
+int apply_threads(int configured, int ranks_on_node = 1);
 
 }  // namespace psmflow::train
