@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -68,7 +70,30 @@ std::vector<std::string> pipeline_command(const fs::path& config, int subjects) 
   return {"mpirun", "--oversubscribe", "--bind-to", "none", "-n", std::to_string(ranks), self, "run", config.string()};
 }
 
+// The number of processes an MPI launcher started this one among, 0 when no launcher did.
+// Open MPI, MPICH/Intel MPI (Hydra) and MVAPICH each name it differently.
+int launcher_world_size() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"})
+    if (const char* v = std::getenv(var); v != nullptr) return std::max(1, std::atoi(v));
+  return 0;
+}
+
+// The demo starts its own mpirun. K copies started by the user's mpirun would synthesise and run
+// the same cohort into the same folder at once, and even one copy could not start a nested mpirun
+// (Open MPI refuses recursive calls), so under any launcher it stops before touching anything.
+void refuse_under_mpi(const DemoArgs& a) {
+  int size = launcher_world_size();
+  if (size == 0) return;
+  fs::path out = fs::absolute(a.out);
+  throw UsageError(fmt::format(
+      "demo: started under mpirun as {} process(es); the demo starts its own MPI ranks (one per core), so run it once "
+      "without mpirun: `psmflow demo --out {}`. To run the pipeline on ranks you choose, run the demo once, "
+      "then `mpirun -n {} psmflow run {}`",
+      size, out.string(), size, (out / "demo.toml").string()));
+}
+
 int run_demo(const DemoArgs& a) {
+  refuse_under_mpi(a);
   auto t0 = std::chrono::steady_clock::now();
   fs::path out = fs::absolute(a.out);
   synth::SynthOptions so;

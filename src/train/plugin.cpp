@@ -6,22 +6,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "psmflow/core/install.hpp"
+
 namespace psmflow {
 namespace {
 
 constexpr const char* kPluginFile = "libpsmflow_torch.so";
 constexpr const char* kEntrySymbol = "psmflow_torch_plugin_v1";
 
-// The plugin sits beside libpsmflow.so in the build tree and in an install, wherever that is.
-std::filesystem::path plugin_path() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&torch_plugin), &info) == 0 || info.dli_fname == nullptr)
-    throw std::runtime_error("cannot find the folder of libpsmflow.so to load its LibTorch plugin");
-  return std::filesystem::path(info.dli_fname).parent_path() / kPluginFile;
-}
-
 const TorchPlugin* load_plugin() {
-  const std::filesystem::path file = plugin_path();
+  // The plugin sits beside libpsmflow.so in the build tree and in an install, wherever that is.
+  const std::filesystem::path file = library_dir() / kPluginFile;
   void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) throw std::runtime_error("cannot load " + file.string() + ": " + dlerror());
   using Entry = const TorchPlugin* (*)();
