@@ -33,4 +33,23 @@ const TorchPlugin& torch_plugin() {
   return *plugin;
 }
 
+std::vector<BuildEntry> describe_build() {
+  std::vector<BuildEntry> out = build_info();
+  try {
+    out.push_back({"data", data_dir().string()});
+  } catch (const std::exception& e) {
+    out.push_back({"data", std::string("not found: ") + e.what()});
+  }
+  const std::string plugin = (library_dir() / kPluginFile).string();
+  try {
+    std::vector<BuildEntry> torch = torch_plugin().torch_build_info();
+    out.push_back({"plugin", plugin});
+    out.insert(out.end(), torch.begin(), torch.end());
+  } catch (const std::exception& e) {
+    out.push_back({"plugin", plugin + " not loaded: " + e.what()});
+    for (const char* name : {"LibTorch", "CUDA", "NCCL"}) out.push_back({name, "not loaded"});
+  }
+  return out;
+}
+
 }  // namespace psmflow
