@@ -20,7 +20,7 @@ cd "$scratch/home"
 user_path=$prefix/bin:/usr/local/bin:/usr/bin:/bin
 run() { env -u PSMFLOW_DATA_DIR PATH="$user_path" HOME="$scratch/home" "$@"; }
 
-[[ $(run command -v psmflow) == "$prefix/bin/psmflow" ]] || fail "psmflow on PATH is not the moved install"
+[[ $(run bash -c "command -v psmflow") == "$prefix/bin/psmflow" ]] || fail "psmflow on PATH is not the moved install"
 for f in "$prefix/bin/psmflow" "$prefix"/lib/psmflow/*.so; do
   if readelf -d "$f" | grep -E 'R(UN)?PATH' | grep -qE "$build|$source"; then fail "$f keeps a path into the build or source tree"; fi
 done
@@ -35,7 +35,7 @@ run psmflow demo --out demo --subjects 2 --frames 50 || fail "psmflow demo exite
 [[ -s demo/run/report/report.html ]] || fail "the demo wrote no report"
 
 dry=$(run psmflow submit demo/demo.toml --dry-run) || fail "psmflow submit --dry-run exited $?"
-grep -q "PSMFLOW=$prefix/bin/psmflow" <<<"$dry" || fail "the sbatch script does not call the installed psmflow"
+grep -q "PSMFLOW='$prefix/bin/psmflow'" <<<"$dry" || fail "the sbatch script does not call the installed psmflow"
 if grep -qE "$build|$source" <<<"$dry"; then fail "the sbatch scripts name the build or source tree"; fi
 
 # Lmod, where installed: the shipped modulefile puts the moved prefix on PATH.
