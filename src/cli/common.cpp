@@ -3,6 +3,7 @@
 #include "command.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/train/provenance.hpp"
 
 namespace psmflow::cli {
 
@@ -19,6 +20,7 @@ Session open_session(const CommonOptions& opt, const std::string& command) {
   if (opt.threads >= 0) cfg.run.threads = opt.threads;
   RunDir run = RunDir::create(cfg);
   add_log_file(run.logs_dir(), command);
+  record_provenance(run, cfg);
   return Session{std::move(cfg), run, Manifest(run)};
 }
 

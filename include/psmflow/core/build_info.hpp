@@ -12,6 +12,9 @@ struct BuildEntry {
   std::string value;
 };
 
+// RUN_DIR/provenance.json (written by psmflow/train/provenance.hpp, shown by the report).
+inline constexpr const char* kProvenanceFile = "provenance.json";
+
 // psmflow, commit, MPI, OpenCV, HDF5 (the libraries this process loaded, not only the headers).
 std::vector<BuildEntry> build_info();
 
