@@ -31,8 +31,15 @@ grep -q "data: $prefix/share/psmflow" <<<"$version" || fail "--version does not 
 grep -q "plugin: $prefix/lib/psmflow/libpsmflow_torch.so" <<<"$version" || fail "--version did not load the moved plugin"
 
 # The demo, shortened: the fewest subjects and frames it accepts.
-run psmflow demo --out demo --subjects 2 --frames 50 || fail "psmflow demo exited $?"
+run psmflow demo --out demo --subjects 2 --frames 50 2>&1 | tee demo.log || fail "psmflow demo failed"
 [[ -s demo/run/report/report.html ]] || fail "the demo wrote no report"
+# The ETA moves with the training epochs: it shows before the first subject is done.
+grep -qE "subjects: 0/2 subjects done.*ETA [0-9]+:[0-9]{2}" demo.log || fail "no ETA while the first subjects trained"
+# The run records what produced it, and the report shows it.
+grep -q "\"plugin\": \"$prefix/lib/psmflow/libpsmflow_torch.so\"" demo/run/provenance.json ||
+  fail "provenance.json does not name the installed plugin: $(cat demo/run/provenance.json)"
+grep -q "^| plugin | $prefix/lib/psmflow/libpsmflow_torch.so |" demo/run/report/report.md ||
+  fail "the report has no provenance table naming the installed plugin"
 
 dry=$(run psmflow submit demo/demo.toml --dry-run) || fail "psmflow submit --dry-run exited $?"
 grep -q "PSMFLOW='$prefix/bin/psmflow'" <<<"$dry" || fail "the sbatch script does not call the installed psmflow"
