@@ -77,8 +77,9 @@ struct LauncherRank {
   int rank = 0;
 };
 LauncherRank launcher_rank() {
-  const std::pair<const char*, const char*> vars[] = {
-      {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"}, {"PMI_SIZE", "PMI_RANK"}, {"MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"}};
+  const std::pair<const char*, const char*> vars[] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
+                                                      {"PMI_SIZE", "PMI_RANK"},
+                                                      {"MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"}};
   for (const auto& [size, rank] : vars)
     if (const char* s = std::getenv(size); s != nullptr) {
       const char* r = std::getenv(rank);

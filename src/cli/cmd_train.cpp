@@ -75,7 +75,8 @@ Command add_train(CLI::App& root) {
   const Config d = default_config();
   sub->add_option("--mode", o->mode, "psm | psm-ctl | gm | gm-ctl (default: [train.psm] mode, " + d.psm.mode + ")")
       ->check(CLI::IsMember({"psm", "psm-ctl", "gm", "gm-ctl"}));
-  sub->add_option("--preset", o->preset, "Model preset: paper | small | tiny (default: [model] preset, " + d.model.preset + ")");
+  sub->add_option("--preset", o->preset,
+                  "Model preset: paper | small | tiny (default: [model] preset, " + d.model.preset + ")");
   sub->add_option("--epochs", o->epochs,
                   fmt::format("Epochs (default: [train.psm|gm] epochs, {} / {})", d.psm.epochs, d.gm.epochs))
       ->check(CLI::PositiveNumber);
@@ -88,7 +89,9 @@ Command add_train(CLI::App& root) {
                               "lr_values {} from epochs {})",
                               d.psm.lr_values, d.psm.lr_epochs))
       ->check(CLI::PositiveNumber);
-  sub->add_option("--seed", o->seed, fmt::format("Seed of initialisation, sampling and augmentation (default: [run] seed, {})", d.run.seed));
+  sub->add_option(
+      "--seed", o->seed,
+      fmt::format("Seed of initialisation, sampling and augmentation (default: [run] seed, {})", d.run.seed));
   sub->add_option("--init", o->init, "Start from this checkpoint: a psmflow PSM/GM or an original PyTorch file")
       ->check(CLI::ExistingFile);
   sub->add_option("--tag", o->tag, "Model name: psm (subjects/ID/psm) or another tag (subjects/ID/TAG)")->capture_default_str();

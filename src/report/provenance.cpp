@@ -23,7 +23,11 @@ json read_provenance(const RunDir& run) {
 std::optional<Table> provenance_table(const json& r) {
   const json& p = r.value("provenance", json());
   if (!p.is_object()) return std::nullopt;
-  Table t{"provenance", "Provenance", "What created this run directory (provenance.json beside config.toml).", {"what", "value"}, {}};
+  Table t{"provenance",
+          "Provenance",
+          "What created this run directory (provenance.json beside config.toml).",
+          {"what", "value"},
+          {}};
   for (const char* key : {"created", "host", "config_sha256"})
     if (p.contains(key)) t.rows.push_back({key, p[key].get<std::string>()});
   for (const auto& [name, value] : p.value("build", json::object()).items())

@@ -47,7 +47,8 @@ std::string cuda_entry() {
 
 std::string nccl_entry() {
 #if PSMFLOW_USE_CUDA
-  return "yes (" + std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR) + "." + std::to_string(NCCL_PATCH) + ")";
+  return "yes (" + std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR) + "." + std::to_string(NCCL_PATCH) +
+         ")";
 #else
   return "no";
 #endif

@@ -22,11 +22,12 @@ std::size_t count(const std::string& text, const std::string& what) {
 TEST(Habits, VersionNamesEveryLibraryAndWhereTheDataAndPluginAre) {
   auto r = test::run_psmflow("--version");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* line : {"\ncommit: ", "\nMPI: Open MPI v", "\nOpenCV: 4.", "\nHDF5: 1.", "\nLibTorch: ", "\nCUDA: ",
-                           "\nNCCL: "})
+  for (const char* line :
+       {"\ncommit: ", "\nMPI: Open MPI v", "\nOpenCV: 4.", "\nHDF5: 1.", "\nLibTorch: ", "\nCUDA: ", "\nNCCL: "})
     EXPECT_EQ(count(r.output, line), 1u) << line << " in\n" << r.output;
   const fs::path build = test::psmflow_binary().parent_path();
-  EXPECT_NE(r.output.find("\nplugin: " + (build / "libpsmflow_torch.so").string() + "\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nplugin: " + (build / "libpsmflow_torch.so").string() + "\n"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("\ndata: " + (build / "share/psmflow").string() + "\n"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("not loaded"), std::string::npos) << r.output;
 }
