@@ -21,7 +21,7 @@ json read_provenance(const RunDir& run) {
 }
 
 std::optional<Table> provenance_table(const json& r) {
-  const json& p = r.value("provenance", json());
+  const json p = r.value("provenance", json());
   if (!p.is_object()) return std::nullopt;
   Table t{"provenance",
           "Provenance",
@@ -30,7 +30,8 @@ std::optional<Table> provenance_table(const json& r) {
           {}};
   for (const char* key : {"created", "host", "config_sha256"})
     if (p.contains(key)) t.rows.push_back({key, p[key].get<std::string>()});
-  for (const auto& [name, value] : p.value("build", json::object()).items())
+  const json build = p.value("build", json::object());  // a named copy: items() refers into it
+  for (const auto& [name, value] : build.items())
     if (value.is_string()) t.rows.push_back({name, value.get<std::string>()});
   return t;
 }
