@@ -8,6 +8,9 @@
 #include "psmflow/collectives/grad_sync_backends.hpp"
 
 using namespace psmflow::collectives;
+using psmflow::train::GmItem;
+using psmflow::train::GmSampler;
+using psmflow::train::GmSamplerSetup;
 
 namespace {
 
