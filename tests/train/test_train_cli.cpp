@@ -6,6 +6,7 @@
 #include <csignal>
 #include <thread>
 
+#include "psmflow/core/fs.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/train/checkpoint.hpp"
