@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -90,23 +91,24 @@ LauncherRank launcher_rank() {
 
 // The demo starts its own mpirun. K copies started by the user's mpirun would synthesise and run
 // the same cohort into the same folder at once, and even one copy could not start a nested mpirun
-// (Open MPI refuses recursive calls), so under any launcher it stops before touching anything;
-// rank 0 says why, the others exit quietly.
-bool refused_under_mpi(const DemoArgs& a) {
+// (Open MPI refuses recursive calls), so under any launcher it stops before touching anything.
+// Rank 0 says why and exits 2; the others exit 0 quietly, because mpirun kills the whole job at the
+// first non-zero exit, which could come before rank 0 has printed its message.
+std::optional<int> refused_under_mpi(const DemoArgs& a) {
   const LauncherRank l = launcher_rank();
-  if (l.size == 0) return false;
-  if (l.rank != 0) return true;
+  if (l.size == 0) return std::nullopt;
+  if (l.rank != 0) return kExitOk;
   fs::path out = fs::absolute(a.out);
   spdlog::error(
       "demo: started under mpirun as {} process(es); the demo starts its own MPI ranks (one per core), so run it "
       "once without mpirun: `psmflow demo --out {}`. To run the pipeline on ranks you choose, run the demo once, "
       "then `mpirun -n {} psmflow run {}`",
       l.size, out.string(), l.size, (out / "demo.toml").string());
-  return true;
+  return kExitUsage;
 }
 
 int run_demo(const DemoArgs& a) {
-  if (refused_under_mpi(a)) return kExitUsage;
+  if (auto refused = refused_under_mpi(a)) return *refused;
   auto t0 = std::chrono::steady_clock::now();
   fs::path out = fs::absolute(a.out);
   synth::SynthOptions so;
