@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -68,7 +71,44 @@ std::vector<std::string> pipeline_command(const fs::path& config, int subjects) 
   return {"mpirun", "--oversubscribe", "--bind-to", "none", "-n", std::to_string(ranks), self, "run", config.string()};
 }
 
+// An MPI launcher's world size and this process's rank in it; size 0 when no launcher started us.
+// Open MPI, MPICH/Intel MPI (Hydra) and MVAPICH each name them differently.
+struct LauncherRank {
+  int size = 0;
+  int rank = 0;
+};
+LauncherRank launcher_rank() {
+  const std::pair<const char*, const char*> vars[] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
+                                                      {"PMI_SIZE", "PMI_RANK"},
+                                                      {"MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK"}};
+  for (const auto& [size, rank] : vars)
+    if (const char* s = std::getenv(size); s != nullptr) {
+      const char* r = std::getenv(rank);
+      return {std::max(1, std::atoi(s)), r ? std::atoi(r) : 0};
+    }
+  return {};
+}
+
+// The demo starts its own mpirun. K copies started by the user's mpirun would synthesise and run
+// the same cohort into the same folder at once, and even one copy could not start a nested mpirun
+// (Open MPI refuses recursive calls), so under any launcher it stops before touching anything.
+// Rank 0 says why and exits 2; the others exit 0 quietly, because mpirun kills the whole job at the
+// first non-zero exit, which could come before rank 0 has printed its message.
+std::optional<int> refused_under_mpi(const DemoArgs& a) {
+  const LauncherRank l = launcher_rank();
+  if (l.size == 0) return std::nullopt;
+  if (l.rank != 0) return kExitOk;
+  fs::path out = fs::absolute(a.out);
+  spdlog::error(
+      "demo: started under mpirun as {} process(es); the demo starts its own MPI ranks (one per core), so run it "
+      "once without mpirun: `psmflow demo --out {}`. To run the pipeline on ranks you choose, run the demo once, "
+      "then `mpirun -n {} psmflow run {}`",
+      l.size, out.string(), l.size, (out / "demo.toml").string());
+  return kExitUsage;
+}
+
 int run_demo(const DemoArgs& a) {
+  if (auto refused = refused_under_mpi(a)) return *refused;
   auto t0 = std::chrono::steady_clock::now();
   fs::path out = fs::absolute(a.out);
   synth::SynthOptions so;

@@ -1,4 +1,5 @@
 #include <memory>
+#include <optional>
 
 #include "command.hpp"
 #include "psmflow/core/error.hpp"
@@ -15,11 +16,13 @@ struct EmbedCli {
   bool untrained = false;
   std::string device;
   bool accept_unfinished = false;
+  std::optional<unsigned long long> seed;
 };
 
 int run_embed(const EmbedCli& o) {
   Session s = open_session(o.common, "embed");
   if (!o.device.empty()) s.cfg.run.device = o.device;
+  if (o.seed) s.cfg.run.seed = *o.seed;
   std::vector<std::string> ids = o.common.subjects;
   if (ids.empty())
     for (const auto& spec : s.cfg.data.subjects) ids.push_back(spec.id);
@@ -48,7 +51,10 @@ Command add_embed(CLI::App& root) {
   add_accept_unfinished(sub, o->accept_unfinished);
   sub->add_flag("--untrained", o->untrained,
                 "Embed with the untrained network of the config's preset and seed (tag untrained, a baseline)");
-  sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, auto)")
+  const Config d = default_config();  // the help shows the built-in defaults, never a typed copy
+  sub->add_option("--seed", o->seed,
+                  "Seed of the --untrained network (default: [run] seed, " + std::to_string(d.run.seed) + ")");
+  sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, " + d.run.device + ")")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   return {sub, [o] { return run_embed(*o); }};
 }

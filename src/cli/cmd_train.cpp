@@ -1,5 +1,9 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "command.hpp"
 #include "psmflow/core/error.hpp"
@@ -15,6 +19,9 @@ struct TrainCli {
   std::string mode;
   std::string preset;
   int epochs = 0;
+  int batch = 0;
+  double lr = 0;
+  std::optional<unsigned long long> seed;
   std::string init;
   std::string tag = "psm";
   std::string device;
@@ -26,6 +33,12 @@ void apply(const TrainCli& o, Config& cfg, TrainSection& section) {
   if (!o.mode.empty()) section.mode = o.mode;
   if (!o.preset.empty()) cfg.model.preset = o.preset;
   if (o.epochs > 0) section.epochs = o.epochs;
+  if (o.batch > 0) section.batch = o.batch;
+  if (o.lr > 0) {  // one rate for the whole run replaces the schedule
+    section.lr_epochs = {1};
+    section.lr_values = {o.lr};
+  }
+  if (o.seed) cfg.run.seed = *o.seed;
   if (!o.init.empty()) section.init = fs::absolute(o.init);
   if (!o.device.empty()) cfg.run.device = o.device;
 }
@@ -59,14 +72,31 @@ Command add_train(CLI::App& root) {
                "stopped by SIGTERM/SIGUSR2 after writing a checkpoint");
   auto o = std::make_shared<TrainCli>();
   add_common_options(sub, o->common);
-  sub->add_option("--mode", o->mode, "psm | psm-ctl | gm | gm-ctl (default: the config's [train.psm] mode, psm)")
+  // Defaults in the help are read from the built-in config, so they cannot drift from it.
+  const Config d = default_config();
+  sub->add_option("--mode", o->mode, "psm | psm-ctl | gm | gm-ctl (default: [train.psm] mode, " + d.psm.mode + ")")
       ->check(CLI::IsMember({"psm", "psm-ctl", "gm", "gm-ctl"}));
-  sub->add_option("--preset", o->preset, "Model preset: paper | small | tiny (default: [model] preset, tiny)");
-  sub->add_option("--epochs", o->epochs, "Epochs (default: the config's, 500)")->check(CLI::PositiveNumber);
+  sub->add_option("--preset", o->preset,
+                  "Model preset: paper | small | tiny (default: [model] preset, " + d.model.preset + ")");
+  sub->add_option("--epochs", o->epochs,
+                  fmt::format("Epochs (default: [train.psm|gm] epochs, {} / {})", d.psm.epochs, d.gm.epochs))
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--batch", o->batch,
+                  fmt::format("Pairs per step, per rank for the GM (default: [train.psm|gm] batch, {} / {})",
+                              d.psm.batch, d.gm.batch))
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--lr", o->lr,
+                  fmt::format("One learning rate for every epoch, replacing the schedule (default: [train.psm] "
+                              "lr_values {} from epochs {})",
+                              d.psm.lr_values, d.psm.lr_epochs))
+      ->check(CLI::PositiveNumber);
+  sub->add_option(
+      "--seed", o->seed,
+      fmt::format("Seed of initialisation, sampling and augmentation (default: [run] seed, {})", d.run.seed));
   sub->add_option("--init", o->init, "Start from this checkpoint: a psmflow PSM/GM or an original PyTorch file")
       ->check(CLI::ExistingFile);
   sub->add_option("--tag", o->tag, "Model name: psm (subjects/ID/psm) or another tag (subjects/ID/TAG)")->capture_default_str();
-  sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, auto)")
+  sub->add_option("--device", o->device, "auto | cpu | cuda (default: [run] device, " + d.run.device + ")")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   add_accept_unfinished(sub, o->accept_unfinished);
   return {sub, [o] { return run_train(*o); }};

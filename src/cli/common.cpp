@@ -5,6 +5,7 @@
 #include "psmflow/core/log.hpp"
 #include "psmflow/slurm/scheduler.hpp"
 #include "psmflow/slurm/status.hpp"
+#include "psmflow/train/provenance.hpp"
 
 namespace psmflow::cli {
 
@@ -32,6 +33,7 @@ Session open_session(const CommonOptions& opt, const std::string& command) {
   auto lock = lock_run_dir(cfg.run.run_dir, command);
   RunDir run = RunDir::create(cfg);
   add_log_file(run.logs_dir(), command);
+  record_provenance(run, cfg);
   return Session{std::move(lock), std::move(cfg), run, Manifest(run)};
 }
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "psmflow/collectives/mpi.hpp"
+#include "psmflow/orchestrate/eta.hpp"
 #include "psmflow/orchestrate/run.hpp"
 #include "psmflow/core/log.hpp"
 
@@ -48,6 +49,7 @@ class Master {
         world_(world),
         sum_(sum),
         busy_(world, false),
+        eta_(RunDir(cfg.run.run_dir), chain == 0 ? cfg.psm.epochs : 0),
         start_(Clock::now()),
         last_print_(start_) {}
 
@@ -90,6 +92,7 @@ class Master {
       if (it == queue_.end()) continue;
       Assignment a{it->subject, it->attempt, chain_};
       attempts_[a.subject] = *it;
+      eta_.started(a.subject);
       queue_.erase(it);
       busy_[w] = true;
       any = true;
@@ -104,8 +107,7 @@ class Master {
   void handle(const ChainResult& r) {
     busy_[r.rank] = false;
     if (r.gap_ms >= 0) (r.rank == 0 ? sum_.gaps_ms : sum_.remote_gaps_ms).push_back(r.gap_ms);
-    chain_seconds_ += r.seconds;
-    ++chains_finished_;
+    eta_.finished(r.subject);
     switch (r.outcome) {
       case ChainOutcome::done:
         ++sum_.done;
@@ -152,16 +154,13 @@ class Master {
     auto now = Clock::now();
     if (!final && now - last_print_ < opt_.progress_interval) return;
     last_print_ = now;
-    int finished = sum_.skipped + sum_.done + sum_.failed;
     std::string line = fmt::format("{}: {}/{} subjects done, {} failed, {} running, {} queued", phase_name(),
                                    sum_.skipped + sum_.done, sum_.total, sum_.failed, running(), queue_.size());
     double elapsed = std::chrono::duration<double>(now - start_).count();
     if (final) {
       line += fmt::format(" in {:.1f} s", elapsed);
-    } else if (chains_finished_ > 0 && finished < sum_.total) {
-      double per_chain = chain_seconds_ / chains_finished_;
-      auto eta = static_cast<long>(per_chain * (queue_.size() + running()) / world_);
-      line += fmt::format(", ETA {}:{:02d}", eta / 60, eta % 60);
+    } else if (auto eta = eta_.seconds_left(elapsed, static_cast<int>(queue_.size()) + running())) {
+      line += ", ETA " + eta_text(*eta);
     }
     spdlog::info("{}", line);
   }
@@ -176,9 +175,8 @@ class Master {
   std::deque<Pending> queue_;
   std::map<std::string, Pending> attempts_;
   std::vector<bool> busy_;
+  PhaseEta eta_;
   Clock::time_point start_, last_print_;
-  double chain_seconds_ = 0;
-  int chains_finished_ = 0;
 };
 
 void remote_worker(Worker& worker, MPI_Comm comm) {

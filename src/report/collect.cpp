@@ -4,6 +4,7 @@
 
 #include "psmflow/core/fs.hpp"
 #include "psmflow/report/report.hpp"
+#include "provenance.hpp"
 
 namespace psmflow::report {
 
@@ -51,6 +52,7 @@ CollectResult collect(const RunDir& run, const Config& cfg, const Sources& sourc
   std::vector<std::string> subjects = run_subjects(run, cfg);
   json r = aggregate(run, cfg, subjects);
   auto pi_data = load_for_pi(r["per_subject"], sources);
+  r["provenance"] = read_provenance(run);
   r["person_independent"] = pi_data.size() >= 2 ? person_independent(pi_data, cfg) : json(nullptr);
   pi_data.clear();
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "provenance.hpp"
 #include "render.hpp"
 
 namespace psmflow::report {
@@ -143,6 +144,7 @@ std::vector<Table> report_tables(const json& r) {
   if (!r["transfer"].is_null()) out.push_back(transfer(r));
   if (!r["ctl"].is_null()) out.push_back(ctl(r));
   out.push_back(missing(r));
+  if (auto p = provenance_table(r)) out.push_back(*p);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/hash.hpp"
+#include "psmflow/core/install.hpp"
 
 namespace psmflow::slurm {
 namespace {
@@ -82,7 +83,7 @@ ScriptContext make_context(const Config& cfg, const fs::path& run_dir) {
   ctx.cfg = &cfg;
   ctx.run_dir = fs::absolute(run_dir).lexically_normal();
   ctx.config_file = fs::absolute(cfg.file).lexically_normal();
-  ctx.templates = cfg.slurm.templates.empty() ? fs::path(PSMFLOW_SOURCE_DIR) / "slurm" : cfg.slurm.templates;
+  ctx.templates = cfg.slurm.templates.empty() ? data_dir() / "slurm" : cfg.slurm.templates;
   if (!cfg.slurm.psmflow_bin.empty())
     ctx.psmflow_bin = fs::absolute(cfg.slurm.psmflow_bin);
   else

@@ -6,22 +6,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "psmflow/core/install.hpp"
+
 namespace psmflow {
 namespace {
 
 constexpr const char* kPluginFile = "libpsmflow_torch.so";
 constexpr const char* kEntrySymbol = "psmflow_torch_plugin_v1";
 
-// The plugin sits beside libpsmflow.so in the build tree and in an install, wherever that is.
-std::filesystem::path plugin_path() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&torch_plugin), &info) == 0 || info.dli_fname == nullptr)
-    throw std::runtime_error("cannot find the folder of libpsmflow.so to load its LibTorch plugin");
-  return std::filesystem::path(info.dli_fname).parent_path() / kPluginFile;
-}
-
 const TorchPlugin* load_plugin() {
-  const std::filesystem::path file = plugin_path();
+  // The plugin sits beside libpsmflow.so in the build tree and in an install, wherever that is.
+  const std::filesystem::path file = library_dir() / kPluginFile;
   void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) throw std::runtime_error("cannot load " + file.string() + ": " + dlerror());
   using Entry = const TorchPlugin* (*)();
@@ -36,6 +31,25 @@ const TorchPlugin* load_plugin() {
 const TorchPlugin& torch_plugin() {
   static const TorchPlugin* plugin = load_plugin();
   return *plugin;
+}
+
+std::vector<BuildEntry> describe_build() {
+  std::vector<BuildEntry> out = build_info();
+  try {
+    out.push_back({"data", data_dir().string()});
+  } catch (const std::exception& e) {
+    out.push_back({"data", std::string("not found: ") + e.what()});
+  }
+  const std::string plugin = (library_dir() / kPluginFile).string();
+  try {
+    std::vector<BuildEntry> torch = torch_plugin().torch_build_info();
+    out.push_back({"plugin", plugin});
+    out.insert(out.end(), torch.begin(), torch.end());
+  } catch (const std::exception& e) {
+    out.push_back({"plugin", plugin + " not loaded: " + e.what()});
+    for (const char* name : {"LibTorch", "CUDA", "NCCL"}) out.push_back({name, "not loaded"});
+  }
+  return out;
 }
 
 }  // namespace psmflow

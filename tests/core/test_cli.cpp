@@ -28,7 +28,7 @@ TEST(Cli, BadUsageExitsTwo) {
 TEST(Cli, VersionExitsZero) {
   auto r = run_psmflow("--version");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("psmflow " PSMFLOW_VERSION), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("psmflow: " PSMFLOW_VERSION "\n"), std::string::npos) << r.output;
 }
 
 // psmflow and libpsmflow.so copied without the LibTorch plugin: commands that need no LibTorch
@@ -44,6 +44,7 @@ TEST(Cli, MissingTorchPluginIsNamedAndOtherCommandsRunWithoutIt) {
 
   auto version = run_shell(env + exe + " --version");
   EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_NE(version.output.find("LibTorch: not loaded"), std::string::npos) << version.output;
 
   auto train = run_shell(env + exe + " train --subject S01 --run-dir " + shell_quote((dir / "run").string()));
   EXPECT_NE(train.exit_code, 0) << train.output;

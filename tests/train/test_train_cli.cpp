@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "psmflow/core/hash.hpp"
+#include "psmflow/core/fs.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/store/embeddings.hpp"
 #include "psmflow/train/checkpoint.hpp"
@@ -171,4 +172,29 @@ TEST(TrainCli, MissingFramesAndBadModesAreClearErrors) {
   r = test::run_psmflow("embed --subject S9 --run-dir " + shell_quote((scratch / "run").string()));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("final.pt"), std::string::npos) << r.output;
+}
+
+// --epochs, --batch, --lr and --seed override the config: a run from a config that says one
+// thing plus the four flags matches, loss for loss, a run from a config that says what the flags say.
+TEST(TrainCli, SeedEpochsBatchLrFlagsOverrideTheConfig) {
+  REQUIRE_MODEL();
+  test::ScratchDir scratch;
+  RunFiles flags = make_run(scratch, "flags", 1), config = make_run(scratch, "config", 1);
+  std::string text = read_file(config.config);
+  for (auto [from, to] : {std::pair{"seed = 3", "seed = 5"}, {"epochs = 1", "epochs = 2"}, {"batch = 2", "batch = 3"},
+                          {"lr_values = [2e-4]", "lr_values = [1e-3]"}})
+    text.replace(text.find(from), std::string(from).size(), to);
+  test::write_text(config.config, text);
+
+  auto args = train_args(flags);
+  for (const char* a : {"--epochs", "2", "--batch", "3", "--lr", "1e-3", "--seed", "5"}) args.push_back(a);
+  auto by_flags = test::run_psmflow(join(args));
+  ASSERT_EQ(by_flags.exit_code, 0) << by_flags.output;
+  auto by_config = test::run_psmflow(join(train_args(config)));
+  ASSERT_EQ(by_config.exit_code, 0) << by_config.output;
+
+  auto rows = test::loss_columns(flags.dir / "subjects/S1/psm/losses.csv");
+  ASSERT_EQ(rows.size(), 3u);  // header + the 2 epochs --epochs asked for
+  EXPECT_NE(rows[1].find(",0.001,"), std::string::npos) << rows[1];  // the lr column
+  EXPECT_EQ(rows, test::loss_columns(config.dir / "subjects/S1/psm/losses.csv"));
 }
