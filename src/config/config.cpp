@@ -151,6 +151,7 @@ void read_data(const toml::table& t, Reader& r, DataSection& d, KeyLines& lines)
   if (const toml::node* ids = t.get("ids")) {
     std::vector<std::string> names;
     std::string root, input, labels;
+    if (!ids->is_array()) r.fail(*ids, "data.ids", "expected a list of subject ids, e.g. ids = [\"S01\"]");
     r.assign(*ids, "data.ids", names);
     if (auto n = t.get("root")) r.assign(*n, "data.root", root), root = r.resolve(root).string();
     if (auto n = t.get("input")) r.assign(*n, "data.input", input);
@@ -234,6 +235,7 @@ Config parse_config(const std::string& text, const fs::path& origin, bool check_
 }
 
 Config load_config(const fs::path& file, bool check_files) {
+  if (fs::is_directory(file)) throw UsageError(file.string() + ": is a directory, not a config file");
   if (!fs::is_regular_file(file)) throw UsageError(file.string() + ": config file not found");
   std::string text;
   try {

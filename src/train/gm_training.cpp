@@ -100,10 +100,6 @@ class KillHookSampler : public train::PairSampler {
   int rank_;
 };
 
-struct Interrupted : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, const collectives::RankInfo& info) {
   const int threads = train::apply_threads(threads_for_rank(cfg.run.threads, info.local_size));
   torch::Device device = train::choose_device(cfg.run.device);
@@ -142,7 +138,7 @@ StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, c
   train::Trainer trainer(*net, frames, hooked, opt, sync.get());
   train::TrainResult result = trainer.run();
   if (result.interrupted)
-    throw Interrupted("interrupted by signal " + std::to_string(train::stop_signal()) + " after epoch " +
+    throw StageInterrupted("interrupted by signal " + std::to_string(train::stop_signal()) + " after epoch " +
                       std::to_string(result.epochs_done) + "; rerun to resume from " + trainer.latest().string());
   StageResult out;
   out.outputs = result.outputs;
@@ -190,7 +186,7 @@ int run_gm_training(const Config& cfg, const RunDir& run, Manifest& manifest) {
   auto work = [&]() -> StageResult {
     try {
       return train_gm(cfg, run, plan, info);
-    } catch (const Interrupted&) {
+    } catch (const StageInterrupted&) {
       interrupted = true;
       throw;
     }
@@ -205,11 +201,7 @@ int run_gm_training(const Config& cfg, const RunDir& run, Manifest& manifest) {
   }
   StageOutcome outcome =
       run_stage(manifest, kRunScope, stage::gm, plan.input_hash, cfg.stage_hash(stage::gm), work, true);
-  if (interrupted) {
-    if (auto rec = manifest.get(kRunScope, stage::gm)) {
-      rec->status = Status::interrupted;
-      manifest.put(*rec);
-    }
+  if (interrupted) {  // run_stage recorded it interrupted
     return train::kExitInterrupted;
   }
   if (outcome == StageOutcome::failed && info.world > 1) abort_job(info, "GM training failed (recorded)");

@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <csignal>
+#include <functional>
+
+#include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/train/checkpoint.hpp"
 #include "support/test_support.hpp"
@@ -70,4 +75,72 @@ TEST(Checkpoint, ForeignFilesAreRecognised) {
   EXPECT_TRUE(is_psmflow_checkpoint(dir / "model.pt"));
   torch::optim::Adam opt(net.trainable_parameters());
   EXPECT_THROW(load_checkpoint(dir / "model.pt", net.module(), &opt), std::exception);  // no optimiser inside
+}
+
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const StageError& e) {
+    return e.what();
+  }
+  return "(no StageError)";
+}
+
+}  // namespace
+
+TEST(Checkpoint, CorruptAndTruncatedFilesAreRefusedNamingTheFile) {
+  test::ScratchDir dir;
+  test::StandInNet net;
+  save_checkpoint(dir / "c.pt", net.module(), nullptr, TrainState());
+  EXPECT_FALSE(checkpoint_damage(dir / "c.pt"));
+  const std::string good = read_file(dir / "c.pt");
+
+  std::string corrupt = good;
+  for (std::size_t i = 0; i < 64; ++i) corrupt[corrupt.size() / 2 + i] ^= 0x5a;
+  write_file_atomic(dir / "c.pt", corrupt);
+  auto damage = checkpoint_damage(dir / "c.pt");
+  ASSERT_TRUE(damage);
+  EXPECT_NE(damage->find((dir / "c.pt").string()), std::string::npos) << *damage;
+  EXPECT_NE(damage->find("checksum mismatch"), std::string::npos) << *damage;
+  EXPECT_FALSE(read_train_state(dir / "c.pt"));
+  EXPECT_NE(error_of([&] { load_checkpoint(dir / "c.pt", net.module(), nullptr); }).find("checksum mismatch"),
+            std::string::npos);
+
+  write_file_atomic(dir / "c.pt", good.substr(0, good.size() / 2));
+  damage = checkpoint_damage(dir / "c.pt");
+  ASSERT_TRUE(damage);
+  EXPECT_NE(damage->find("truncated"), std::string::npos) << *damage;
+  EXPECT_NE(error_of([&] { load_checkpoint(dir / "c.pt", net.module(), nullptr); }).find("truncated"),
+            std::string::npos);
+}
+
+// Issue 16 defect 6: a checkpoint write that fails (here: the file size limit of
+// `trap '' XFSZ; ulimit -f`) is an error naming the file and the OS's reason; the earlier
+// checkpoint of that name survives and no temporary file is left.
+TEST(Checkpoint, FailedWriteNamesTheFileAndReasonAndKeepsTheEarlierFile) {
+  test::ScratchDir dir;
+  test::StandInNet net;
+  torch::optim::Adam opt(net.trainable_parameters());
+  save_checkpoint(dir / "latest.pt", net.module(), &opt, TrainState());
+  const std::string before = read_file(dir / "latest.pt");
+  ASSERT_GT(before.size(), 4096u);
+
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  TrainState later;
+  later.epoch = 5;
+  const std::string error = error_of([&] { save_checkpoint(dir / "latest.pt", net.module(), &opt, later); });
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+
+  EXPECT_NE(error.find((dir / "latest.pt").string()), std::string::npos) << error;
+  EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+  EXPECT_EQ(read_file(dir / "latest.pt"), before);
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) EXPECT_FALSE(is_temp_name(e.path())) << e.path();
 }
