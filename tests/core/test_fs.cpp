@@ -1,9 +1,6 @@
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <csignal>
 
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/hash.hpp"
@@ -88,20 +85,13 @@ TEST(Fs, StaleTemporariesOfDeadWritersAreRemoved) {
 TEST(Fs, FailedWriteNamesTheFileAndReasonAndLeavesNoTemp) {
   ScratchDir dir;
   write_file_atomic(dir / "eval.json", "good");
-  rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = old;
-  small.rlim_cur = 1024;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
   std::string error;
   try {
+    psmflow::test::FileSizeLimit limit(1024);
     write_file_atomic(dir / "eval.json", std::string(4096, 'x'));
   } catch (const std::exception& e) {
     error = e.what();
   }
-  setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, old_handler);
   EXPECT_NE(error.find("eval"), std::string::npos) << error;
   EXPECT_NE(error.find("File too large"), std::string::npos) << error;
   EXPECT_EQ(read_file(dir / "eval.json"), "good");

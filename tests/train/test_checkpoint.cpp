@@ -1,7 +1,5 @@
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
-#include <csignal>
 #include <functional>
 
 #include "psmflow/core/error.hpp"
@@ -127,17 +125,13 @@ TEST(Checkpoint, FailedWriteNamesTheFileAndReasonAndKeepsTheEarlierFile) {
   const std::string before = read_file(dir / "latest.pt");
   ASSERT_GT(before.size(), 4096u);
 
-  rlimit old{};
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
-  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit small = old;
-  small.rlim_cur = 4096;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
   TrainState later;
   later.epoch = 5;
-  const std::string error = error_of([&] { save_checkpoint(dir / "latest.pt", net.module(), &opt, later); });
-  setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, old_handler);
+  std::string error;
+  {
+    test::FileSizeLimit limit(4096);
+    error = error_of([&] { save_checkpoint(dir / "latest.pt", net.module(), &opt, later); });
+  }
 
   EXPECT_NE(error.find((dir / "latest.pt").string()), std::string::npos) << error;
   EXPECT_NE(error.find("File too large"), std::string::npos) << error;
