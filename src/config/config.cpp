@@ -39,7 +39,8 @@ class Reader {
       if (handled_elsewhere.count(key)) continue;
       auto f = std::find_if(fields.begin(), fields.end(), [&](const Field<S>& x) { return key == x.key; });
       if (f == fields.end()) fail(node, full, "unknown key in [" + name + "] (known: " + known(fields) + ")");
-      std::visit([&](auto member) { assign(node, full, out.*member); }, f->member);
+      const toml::node& value = node;  // clang before C++20 cannot capture a structured binding
+      std::visit([&](auto member) { assign(value, full, out.*member); }, f->member);
     }
   }
 

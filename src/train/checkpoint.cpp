@@ -107,6 +107,25 @@ TrainState read_state(torch::serialize::InputArchive& ar, const std::filesystem:
   return s;
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> shapes_of(torch::nn::Module& m) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (const auto& p : m.named_parameters()) out.emplace_back(p.key(), p.value().sizes().vec());
+  for (const auto& b : m.named_buffers()) out.emplace_back(b.key(), b.value().sizes().vec());
+  return out;
+}
+
+// LibTorch's Module::load replaces a tensor of another shape without a word (Tensor::set_), so a
+// checkpoint of another preset would only fail later, somewhere in the forward pass.
+void check_shapes(torch::nn::Module& m, const std::vector<std::pair<std::string, std::vector<int64_t>>>& expected,
+                  const std::filesystem::path& file) {
+  const auto got = shapes_of(m);
+  for (std::size_t i = 0; i < got.size() && i < expected.size(); ++i) {
+    if (got[i].second == expected[i].second) continue;
+    throw StageError(file.string() + ": tensor '" + got[i].first + "' has shape " + c10::str(got[i].second) +
+                     ", this network expects " + c10::str(expected[i].second) + " (a checkpoint of another preset?)");
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt,
@@ -159,6 +178,7 @@ std::optional<TrainState> read_train_state(const std::filesystem::path& file) {
 }
 
 TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt) {
+  const auto expected = shapes_of(model);
   torch::serialize::InputArchive ar;
   const std::string bytes = read_verified(file);
   try {
@@ -171,6 +191,7 @@ TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module&
     torch::serialize::InputArchive model_ar;
     ar.read("model", model_ar);
     model.load(model_ar);
+    check_shapes(model, expected, file);
     if (opt) {
       torch::serialize::InputArchive opt_ar;
       if (!ar.try_read("optimizer", opt_ar))

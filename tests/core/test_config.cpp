@@ -174,7 +174,7 @@ TEST(Config, NonAsciiIdErrorPrintsTheCharacter) {
   write_text(dir / "a.avi", "x");
   std::string err = error_of("[[data.subject]]\nid = \"S\xc3\xa9\"\ninput = \"a.avi\"\n", dir);
   EXPECT_NE(err.find("'\xc3\xa9' (U+00E9)"), std::string::npos) << err;
-  err = error_of("[[data.subject]]\nid = \"\xe2\x82\xac1\"\ninput = \"a.avi\"\n", dir);
+  err = error_of("[[data.subject]]\nid = \"\xe2\x82\xac" "1\"\ninput = \"a.avi\"\n", dir);
   EXPECT_NE(err.find("not '\xe2\x82\xac' (U+20AC)"), std::string::npos) << err;
   EXPECT_EQ(unsafe_id_reason("a\x07"), "it contains control byte 0x07 (allowed: ASCII letters, digits, '.', '_', '-')");
   EXPECT_NE(unsafe_id_reason("a\xe9z").find("byte 0xE9 (not UTF-8)"), std::string::npos);

@@ -138,3 +138,15 @@ TEST(Checkpoint, FailedWriteNamesTheFileAndReasonAndKeepsTheEarlierFile) {
   EXPECT_EQ(read_file(dir / "latest.pt"), before);
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) EXPECT_FALSE(is_temp_name(e.path())) << e.path();
 }
+
+// Issue 16 defect 11: a tensor of the wrong shape is reported as such (LibTorch's own load
+// would take it silently and fail later in the forward pass).
+TEST(Checkpoint, WrongShapeTensorIsReportedAsSuch) {
+  test::ScratchDir dir;
+  torch::nn::Linear small(3, 4), wide(3, 5);
+  save_checkpoint(dir / "small.pt", *small, nullptr, TrainState());
+  const std::string error = error_of([&] { load_checkpoint(dir / "small.pt", *wide, nullptr); });
+  EXPECT_NE(error.find((dir / "small.pt").string() + ": tensor 'weight' has shape [4, 3], this network expects [5, 3]"),
+            std::string::npos)
+      << error;
+}
