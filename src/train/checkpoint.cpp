@@ -121,8 +121,8 @@ void check_shapes(torch::nn::Module& m, const std::vector<std::pair<std::string,
   const auto got = shapes_of(m);
   for (std::size_t i = 0; i < got.size() && i < expected.size(); ++i) {
     if (got[i].second == expected[i].second) continue;
-    throw StageError(file.string() + ": tensor '" + got[i].first + "' has shape " + c10::str(got[i].second) +
-                     ", this network expects " + c10::str(expected[i].second) + " (a checkpoint of another preset?)");
+    throw StageError(file.string() + ": tensor '" + got[i].first + "' has shape " + c10::str(c10::IntArrayRef(got[i].second)) +
+                     ", this network expects " + c10::str(c10::IntArrayRef(expected[i].second)) + " (a checkpoint of another preset?)");
   }
 }
 
