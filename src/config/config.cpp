@@ -40,7 +40,8 @@ class Reader {
       if (handled_elsewhere.count(key)) continue;
       auto f = std::find_if(fields.begin(), fields.end(), [&](const Field<S>& x) { return key == x.key; });
       if (f == fields.end()) fail(node, full, "unknown key in [" + name + "] (known: " + known(fields) + ")");
-      std::visit([&](auto member) { assign(node, full, out.*member); }, f->member);
+      const toml::node& value = node;  // clang before C++20 cannot capture a structured binding
+      std::visit([&](auto member) { assign(value, full, out.*member); }, f->member);
     }
   }
 
@@ -152,6 +153,7 @@ void read_data(const toml::table& t, Reader& r, DataSection& d, KeyLines& lines)
   if (const toml::node* ids = t.get("ids")) {
     std::vector<std::string> names;
     std::string root, input, labels;
+    if (!ids->is_array()) r.fail(*ids, "data.ids", "expected a list of subject ids, e.g. ids = [\"S01\"]");
     r.assign(*ids, "data.ids", names);
     if (auto n = t.get("root")) r.assign(*n, "data.root", root), root = r.resolve(root).string();
     if (auto n = t.get("input")) r.assign(*n, "data.input", input);
@@ -235,6 +237,7 @@ Config parse_config(const std::string& text, const fs::path& origin, bool check_
 }
 
 Config load_config(const fs::path& file, bool check_files) {
+  if (fs::is_directory(file)) throw UsageError(file.string() + ": is a directory, not a config file");
   if (!fs::is_regular_file(file)) throw UsageError(file.string() + ": config file not found");
   std::string text;
   try {

@@ -1,6 +1,7 @@
 #include "psmflow/core/fs.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 namespace psmflow {
 namespace {
@@ -17,13 +19,41 @@ std::runtime_error io_error(const std::string& what, const fs::path& p) {
   return std::runtime_error(what + " " + p.string() + ": " + std::strerror(errno));
 }
 
+// The host name as it appears in temporary names: no dots, so that the name splits back.
+std::string host_tag() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  std::string host(buf);
+  for (char& c : host)
+    if (c == '.' || c == '/') c = '_';
+  return host;
+}
+
 fs::path temp_name_for(const fs::path& final_path) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const std::string host = host_tag();
   std::ostringstream name;
-  // The extension stays last: OpenCV and some HDF5 tools choose the format from it.
-  name << final_path.stem().string() << kTempMarker << ::getpid() << "." << std::hex << rng()
+  // <stem>.psmflow-tmp.<pid>@<host>.<random><ext>: the writer is known, so that a later stage can
+  // tell a dead writer's file from a live one's. The extension stays last: OpenCV and some HDF5
+  // tools choose the format from it.
+  name << final_path.stem().string() << kTempMarker << ::getpid() << "@" << host << "." << std::hex << rng()
        << final_path.extension().string();
   return final_path.parent_path() / name.str();
+}
+
+// True when the temporary file's writer was a process on this host that no longer exists.
+bool writer_is_dead(const fs::path& temp) {
+  static const std::string host = host_tag();
+  const std::string name = temp.filename().string();
+  const std::size_t start = name.find(kTempMarker) + kTempMarker.size();
+  const std::size_t at = name.find('@', start);
+  if (at == std::string::npos || at == start) return false;
+  const std::size_t end = name.find('.', at);
+  if (end == std::string::npos || name.compare(at + 1, end - at - 1, host) != 0) return false;
+  const std::string digits = name.substr(start, at - start);
+  if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return false;
+  const pid_t pid = static_cast<pid_t>(std::stol(digits));
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace
@@ -59,7 +89,12 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw io_error("cannot flush", out.temp());
+  const bool synced = ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  if (::close(fd) != 0 || !synced) {
+    if (!synced) errno = sync_errno;
+    throw io_error("cannot flush", out.temp());
+  }
   out.commit();
 }
 
@@ -93,6 +128,17 @@ void AtomicPath::commit() {
 
 bool is_temp_name(const fs::path& path) {
   return path.filename().string().find(kTempMarker) != std::string::npos;
+}
+
+std::size_t remove_stale_temps(const fs::path& dir) {
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (is_temp_name(it->path()) && writer_is_dead(it->path())) stale.push_back(it->path());
+  std::size_t removed = 0;
+  for (const auto& p : stale) removed += fs::remove_all(p, ec) > 0;
+  return removed;
 }
 
 }  // namespace psmflow

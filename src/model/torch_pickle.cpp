@@ -3,6 +3,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -27,12 +28,6 @@ struct Value {
   torch::Tensor tensor;  // a tensor, or a storage's flat data
 };
 
-ValuePtr make(Value::Kind kind) {
-  auto v = std::make_shared<Value>();
-  v->kind = kind;
-  return v;
-}
-
 c10::ScalarType storage_dtype(const std::string& global) {
   static const std::map<std::string, c10::ScalarType> types = {
       {"torch.FloatStorage", torch::kFloat}, {"torch.DoubleStorage", torch::kDouble},
@@ -45,10 +40,26 @@ c10::ScalarType storage_dtype(const std::string& global) {
   return it->second;
 }
 
+// Bounds on what a hostile pickle can make the reader do (a real state_dict is far inside them).
+constexpr size_t kMaxValues = 1000000;    // objects made (a state_dict makes a few per tensor)
+constexpr size_t kMaxDepth = 100;           // nesting of dicts in the result
+constexpr int64_t kMaxTensorBytesFactor = 4;  // tensor copies: at most 4x the bytes of all storages, + 1 MB
+constexpr int64_t kTensorBytesSlack = 1 << 20;
+
 class Unpickler {
  public:
   Unpickler(caffe2::serialize::PyTorchStreamReader& zip, const char* data, size_t size)
       : zip_(zip), p_(data), end_(data + size) {}
+  // A pickle can make values hold themselves (APPEND after DUP) or nest a million deep; emptying
+  // every value here frees them without cycles and without a recursive destructor chain.
+  ~Unpickler() {
+    for (auto& v : values_) {
+      v->items.clear();
+      v->entries.clear();
+    }
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
   ValuePtr run();
 
  private:
@@ -90,6 +101,10 @@ class Unpickler {
     if (stack_.empty()) throw std::runtime_error("malformed pickle (empty stack)");
     return stack_.back();
   }
+  Value& list_on_top() {
+    if (top()->kind != Value::kList) throw std::runtime_error("malformed pickle (APPEND to a non-list)");
+    return *top();
+  }
   std::vector<ValuePtr> pop_to_mark() {
     if (marks_.empty() || marks_.back() > stack_.size()) throw std::runtime_error("malformed pickle (no MARK)");
     std::vector<ValuePtr> items(stack_.begin() + marks_.back(), stack_.end());
@@ -97,10 +112,20 @@ class Unpickler {
     marks_.pop_back();
     return items;
   }
+  void memo_put(int64_t k) {
+    if (memo_.size() >= kMaxValues) throw std::runtime_error("pickle memo holds more than " + std::to_string(kMaxValues) + " entries");
+    memo_[k] = top();
+  }
   ValuePtr memo_get(int64_t k) {
     auto it = memo_.find(k);
     if (it == memo_.end()) throw std::runtime_error("malformed pickle (unknown memo " + std::to_string(k) + ")");
     return it->second;
+  }
+  ValuePtr make(Value::Kind kind) {  // every value is kept until the end (see ~Unpickler)
+    if (values_.size() >= kMaxValues) throw std::runtime_error("pickle makes more than " + std::to_string(kMaxValues) + " objects");
+    values_.push_back(std::make_shared<Value>());
+    values_.back()->kind = kind;
+    return values_.back();
   }
   ValuePtr global(const std::string& module, const std::string& name) {
     auto v = make(Value::kGlobal);
@@ -120,6 +145,9 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<int64_t, ValuePtr> memo_;
   std::map<std::string, torch::Tensor> storages_;
+  std::vector<ValuePtr> values_;
+  int64_t storage_bytes_ = 0;
+  int64_t tensor_bytes_ = 0;
   bool stopped_ = false;
 };
 
@@ -223,13 +251,13 @@ void Unpickler::step(uint8_t op) {
       break;
     }
     case 'q':
-      memo_[byte()] = top();
+      memo_put(byte());
       break;  // BINPUT
     case 'r':
-      memo_[le<uint32_t>()] = top();
+      memo_put(le<uint32_t>());
       break;  // LONG_BINPUT
     case 0x94:
-      memo_[memo_.size()] = top();
+      memo_put(static_cast<int64_t>(memo_.size()));
       break;  // MEMOIZE
     case 'h':
       stack_.push_back(memo_get(byte()));
@@ -254,12 +282,12 @@ void Unpickler::step(uint8_t op) {
     }
     case 'a': {  // APPEND
       auto x = pop();
-      top()->items.push_back(x);
+      list_on_top().items.push_back(x);
       break;
     }
     case 'e': {  // APPENDS
       auto xs = pop_to_mark();
-      auto& list = top()->items;
+      auto& list = list_on_top().items;
       list.insert(list.end(), xs.begin(), xs.end());
       break;
     }
@@ -352,11 +380,14 @@ ValuePtr Unpickler::persistent_load(const ValuePtr& pid) {
     if (!zip_.hasRecord(record)) throw std::runtime_error("missing storage record " + record);
     auto [ptr, size] = zip_.getRecord(record);
     const int64_t numel = pid->items[4]->i;
-    const size_t want = static_cast<size_t>(numel) * c10::elementSize(dtype);
-    if (numel < 0 || size < want) {
-      throw std::runtime_error("storage " + record + " holds " + std::to_string(size) + " bytes, expected " +
-                               std::to_string(want));
+    const size_t element = c10::elementSize(dtype);
+    // Compared by division: numel * element can overflow for a hostile numel.
+    if (numel < 0 || static_cast<uint64_t>(numel) > size / element) {
+      throw std::runtime_error("storage " + record + " holds " + std::to_string(size) + " bytes, but claims " +
+                               std::to_string(numel) + " elements of " + std::to_string(element) + " bytes");
     }
+    const size_t want = static_cast<size_t>(numel) * element;
+    storage_bytes_ += static_cast<int64_t>(want);
     auto t = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
     std::memcpy(t.data_ptr(), ptr.get(), want);
     it = storages_.emplace(key, t).first;
@@ -374,25 +405,54 @@ ValuePtr Unpickler::rebuild_tensor(const std::vector<ValuePtr>& a) {
   auto stride = ints_of(a[3], "stride");
   if (size.size() != stride.size()) throw std::runtime_error("tensor size and stride differ in length");
   const auto& storage = a[0]->tensor;
-  int64_t last = a[1]->i;  // the furthest element the view reaches must lie inside the storage
+  const int64_t offset = a[1]->i;
+  if (offset < 0 || offset > storage.numel()) throw std::runtime_error("tensor offset lies outside its storage");
+  // The furthest element the view reaches must lie inside the storage, and the view may not hold
+  // more elements than the storage (stride 0 would otherwise claim any size); checked products
+  // because a hostile size or stride overflows int64.
+  int64_t last = offset, numel = 1;
+  bool empty = false;
   for (size_t d = 0; d < size.size(); ++d) {
     if (size[d] < 0 || stride[d] < 0) throw std::runtime_error("negative tensor size or stride");
-    if (size[d] == 0) last = -1;
-    if (last >= 0) last += (size[d] - 1) * stride[d];
+    empty = empty || size[d] == 0;
+    int64_t reach = 0;
+    if (__builtin_mul_overflow(size[d] == 0 ? 0 : size[d] - 1, stride[d], &reach) ||
+        __builtin_add_overflow(last, reach, &last) || __builtin_mul_overflow(numel, size[d], &numel))
+      throw std::runtime_error("tensor size or stride overflows");
   }
-  if (a[1]->i < 0 || last >= storage.numel()) throw std::runtime_error("tensor view exceeds its storage");
+  if (!empty && last >= storage.numel()) throw std::runtime_error("tensor view exceeds its storage");
+  if (numel > storage.numel()) throw std::runtime_error("tensor has more elements than its storage");
+  tensor_bytes_ += numel * static_cast<int64_t>(storage.element_size());
+  if (tensor_bytes_ > kMaxTensorBytesFactor * storage_bytes_ + kTensorBytesSlack)
+    throw std::runtime_error("tensors claim far more bytes than the file's storages hold");
   auto v = make(Value::kTensor);
-  v->tensor = storage.as_strided(size, stride, a[1]->i).contiguous();
+  v->tensor = storage.as_strided(size, stride, offset).contiguous();
   return v;
 }
 
-void flatten(const ValuePtr& dict, const std::string& prefix, NamedTensors& out) {
+void flatten(const ValuePtr& dict, const std::string& prefix, NamedTensors& out, size_t depth = 0) {
+  if (depth > kMaxDepth) throw std::runtime_error("dicts nested deeper than " + std::to_string(kMaxDepth) + " (or a dict holding itself)");
   for (auto& [k, v] : dict->entries) {
     if (k->kind != Value::kString) continue;
     const std::string name = prefix + k->s;
     if (v->kind == Value::kTensor) out.emplace_back(name, v->tensor);
-    if (v->kind == Value::kDict) flatten(v, name + ".", out);
+    if (v->kind == Value::kDict) flatten(v, name + ".", out, depth + 1);
   }
+}
+
+// Why LibTorch's zip reader refused the file, from its first bytes: the PyTorch < 1.6 hint only
+// for a file in that legacy format (a pickle, protocol 2, starting 0x80 0x02).
+std::string not_a_zip_reason(const std::filesystem::path& file, const std::string& torch_reason) {
+  char head[4] = {};
+  std::ifstream in(file, std::ios::binary);
+  in.read(head, sizeof head);
+  const std::streamsize n = in.gcount();
+  if (n == 0) return "empty file (not a torch.save file)";
+  if (n >= 2 && static_cast<unsigned char>(head[0]) == 0x80 && head[1] == 0x02)
+    return "a legacy torch.save file (PyTorch < 1.6): load and save it again with a newer torch";
+  if (n == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
+    return "a damaged zip file (truncated or corrupt): " + torch_reason;
+  return "not a torch.save file (neither a zip archive nor a legacy pickle)";
 }
 
 }  // namespace
@@ -403,9 +463,8 @@ NamedTensors read_torch_tensors(const std::filesystem::path& file) {
     std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
     try {
       zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(file.string());
-    } catch (const c10::Error&) {
-      throw std::runtime_error(
-          "not a torch.save zip file (files from PyTorch < 1.6 need re-saving with a newer torch)");
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(not_a_zip_reason(file, e.what_without_backtrace()));
     }
     if (!zip->hasRecord("data.pkl")) throw std::runtime_error("zip has no data.pkl record: not a torch.save file");
     auto [ptr, size] = zip->getRecord("data.pkl");

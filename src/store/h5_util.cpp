@@ -18,6 +18,16 @@ Handle open_object(hid_t loc, const std::string& name, const std::filesystem::pa
   return Handle(check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "H5Dopen", file));
 }
 
+// When the disk fills, H5Fclose fails half-way (its final flush cannot be written) and leaves the
+// file's id registered over freed state: HDF5 1.10's exit-time cleanup (H5_term_library ->
+// H5F__close_cb) then closes it again and crashes (issue 16 defect 5; closing it a second time
+// by hand crashes the same way). Every handle is closed by its owner (Handle), so the exit-time
+// cleanup has nothing to do but that: it is switched off before HDF5's first call.
+const bool kNoExitCleanup = [] {
+  H5dont_atexit();
+  return true;
+}();
+
 }  // namespace
 
 void Handle::reset() {

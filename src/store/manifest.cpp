@@ -197,6 +197,24 @@ void Manifest::finish_failed(Record& r, const std::string& error, Status status)
   put(r);
 }
 
+namespace {
+
+// A stage's start removes what killed or aborted writers left in its folders (issue 16 defect 7).
+void remove_stale_temps_of(const RunDir& run, const std::string& subject) {
+  std::vector<fs::path> dirs = {run.manifest_dir() / subject};
+  if (subject == kRunScope) {
+    dirs.push_back(run.gm_dir());
+    dirs.push_back(run.report_dir());
+  } else {
+    dirs.push_back(run.subject_dir(subject));
+  }
+  for (const auto& dir : dirs)
+    if (std::size_t n = remove_stale_temps(dir))
+      spdlog::info("{}: removed {} temporary file(s) left by dead writers", dir.string(), n);
+}
+
+}  // namespace
+
 StageOutcome run_stage(Manifest& m, const std::string& subject, const std::string& stage, const std::string& input_hash,
                        const std::string& config_hash, const std::function<StageResult()>& work, bool force) {
   if (!force && m.is_done(subject, stage, input_hash, config_hash)) {
@@ -204,6 +222,7 @@ StageOutcome run_stage(Manifest& m, const std::string& subject, const std::strin
     return StageOutcome::skipped;
   }
   Record r = m.begin(subject, stage, input_hash, config_hash);
+  remove_stale_temps_of(m.run(), subject);
   auto t0 = std::chrono::steady_clock::now();
   try {
     StageResult res = work();
@@ -211,6 +230,10 @@ StageOutcome run_stage(Manifest& m, const std::string& subject, const std::strin
   } catch (const UsageError& e) {
     m.finish_failed(r, e.what());
     throw;
+  } catch (const StageInterrupted& e) {
+    spdlog::warn("{} {}: {}", subject, stage, e.what());
+    m.finish_failed(r, e.what(), Status::interrupted);
+    return StageOutcome::failed;
   } catch (const std::exception& e) {
     spdlog::error("{} {}: failed: {}", subject, stage, e.what());
     m.finish_failed(r, e.what());

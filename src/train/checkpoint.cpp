@@ -6,9 +6,49 @@
 
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
 
 namespace psmflow::train {
 namespace {
+
+// A LibTorch archive is a zip file, whose end record may carry a comment. psmflow's comment is
+// the SHA-256 of every byte before it, so a checkpoint checks itself without a second file that a
+// crash could leave out of step with it.
+constexpr std::string_view kSumTag = "psmflow-sha256:";
+constexpr std::size_t kZipEndSize = 22;  // end-of-central-directory record without its comment
+constexpr std::size_t kCommentSize = kSumTag.size() + 64;
+
+void append_checksum(std::string& bytes) {
+  const std::size_t n = bytes.size();
+  if (n < kZipEndSize || bytes.compare(n - kZipEndSize, 4, "PK\x05\x06") != 0 || bytes[n - 2] != 0 || bytes[n - 1] != 0)
+    throw std::logic_error("LibTorch's archive does not end in a zip end record without comment");
+  bytes[n - 2] = static_cast<char>(kCommentSize & 0xff);
+  bytes[n - 1] = static_cast<char>(kCommentSize >> 8);
+  const std::string sum = sha256_hex(bytes);
+  bytes.append(kSumTag).append(sum);
+}
+
+// Empty when the bytes end in a matching checksum, else why not.
+std::string checksum_problem(std::string_view bytes) {
+  if (bytes.size() < kZipEndSize + kCommentSize || bytes.substr(bytes.size() - kCommentSize, kSumTag.size()) != kSumTag)
+    return "no checksum at its end (truncated, or not written by this psmflow)";
+  const std::string_view body = bytes.substr(0, bytes.size() - kCommentSize);
+  if (sha256_hex(body) != bytes.substr(bytes.size() - 64)) return "checksum mismatch (the file is corrupt)";
+  return {};
+}
+
+// The file's bytes once its checksum is verified; throws StageError naming the file otherwise.
+std::string read_verified(const std::filesystem::path& file) {
+  std::string bytes;
+  try {
+    bytes = read_file(file);
+  } catch (const std::exception& e) {
+    throw StageError(file.string() + ": cannot read checkpoint: " + e.what());
+  }
+  const std::string problem = checksum_problem(bytes);
+  if (!problem.empty()) throw StageError(file.string() + ": damaged checkpoint: " + problem);
+  return bytes;
+}
 
 torch::Tensor cpu_generator_state() {
   auto gen = at::detail::getDefaultCPUGenerator();
@@ -67,6 +107,25 @@ TrainState read_state(torch::serialize::InputArchive& ar, const std::filesystem:
   return s;
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> shapes_of(torch::nn::Module& m) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (const auto& p : m.named_parameters()) out.emplace_back(p.key(), p.value().sizes().vec());
+  for (const auto& b : m.named_buffers()) out.emplace_back(b.key(), b.value().sizes().vec());
+  return out;
+}
+
+// LibTorch's Module::load replaces a tensor of another shape without a word (Tensor::set_), so a
+// checkpoint of another preset would only fail later, somewhere in the forward pass.
+void check_shapes(torch::nn::Module& m, const std::vector<std::pair<std::string, std::vector<int64_t>>>& expected,
+                  const std::filesystem::path& file) {
+  const auto got = shapes_of(m);
+  for (std::size_t i = 0; i < got.size() && i < expected.size(); ++i) {
+    if (got[i].second == expected[i].second) continue;
+    throw StageError(file.string() + ": tensor '" + got[i].first + "' has shape " + c10::str(c10::IntArrayRef(got[i].second)) +
+                     ", this network expects " + c10::str(c10::IntArrayRef(expected[i].second)) + " (a checkpoint of another preset?)");
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt,
@@ -81,16 +140,36 @@ void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model
     ar.write("optimizer", opt_ar);
   }
   write_state(ar, state);
-  AtomicPath out(file);
-  ar.save_to(out.temp().string());
-  out.commit();
+  // Serialised in memory and written by psmflow: LibTorch's own file writer aborts the process
+  // (an exception out of a destructor) when the disk fills, and its message has no OS reason.
+  std::string bytes;
+  ar.save_to([&bytes](const void* data, std::size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  append_checksum(bytes);
+  try {
+    write_file_atomic(file, bytes);
+  } catch (const std::exception& e) {
+    throw StageError(file.string() + ": cannot save checkpoint: " + e.what());
+  }
+}
+
+std::optional<std::string> checkpoint_damage(const std::filesystem::path& file) {
+  try {
+    read_verified(file);
+    return std::nullopt;
+  } catch (const StageError& e) {
+    return std::string(e.what());
+  }
 }
 
 std::optional<TrainState> read_train_state(const std::filesystem::path& file) {
   torch::serialize::InputArchive ar;
   try {
-    ar.load_from(file.string());
-  } catch (const c10::Error&) {
+    const std::string bytes = read_verified(file);
+    ar.load_from(bytes.data(), bytes.size());
+  } catch (const std::exception&) {
     return std::nullopt;
   }
   c10::IValue v;
@@ -99,9 +178,11 @@ std::optional<TrainState> read_train_state(const std::filesystem::path& file) {
 }
 
 TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt) {
+  const auto expected = shapes_of(model);
   torch::serialize::InputArchive ar;
+  const std::string bytes = read_verified(file);
   try {
-    ar.load_from(file.string(), device_of(model));
+    ar.load_from(bytes.data(), bytes.size(), device_of(model));
   } catch (const c10::Error& e) {
     throw StageError(file.string() + ": cannot read checkpoint: " + e.what_without_backtrace());
   }
@@ -110,6 +191,7 @@ TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module&
     torch::serialize::InputArchive model_ar;
     ar.read("model", model_ar);
     model.load(model_ar);
+    check_shapes(model, expected, file);
     if (opt) {
       torch::serialize::InputArchive opt_ar;
       if (!ar.try_read("optimizer", opt_ar))

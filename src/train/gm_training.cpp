@@ -98,10 +98,6 @@ class KillHookSampler : public train::PairSampler {
   int rank_;
 };
 
-struct Interrupted : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, const collectives::RankInfo& info) {
   const int threads = train::apply_threads(cfg.run.threads, info.local_size);
   const torch::Device device = train::choose_device(cfg.run.device, node_local_rank(info.rank, info.local_rank));
@@ -137,7 +133,7 @@ StageResult train_gm(const Config& cfg, const RunDir& run, const GmPlan& plan, c
   train::Trainer trainer(*net, frames, hooked, opt, sync.get());
   train::TrainResult result = trainer.run();
   if (result.interrupted)
-    throw Interrupted("interrupted by signal " + std::to_string(train::stop_signal()) + " after epoch " +
+    throw StageInterrupted("interrupted by signal " + std::to_string(train::stop_signal()) + " after epoch " +
                       std::to_string(result.epochs_done) + "; rerun to resume from " + trainer.latest().string());
   StageResult out;
   out.outputs = result.outputs;
@@ -185,7 +181,7 @@ int run_gm_training(const Config& cfg, const RunDir& run, Manifest& manifest) {
   auto work = [&]() -> StageResult {
     try {
       return train_gm(cfg, run, plan, info);
-    } catch (const Interrupted&) {
+    } catch (const StageInterrupted&) {
       interrupted = true;
       throw;
     }
@@ -200,11 +196,7 @@ int run_gm_training(const Config& cfg, const RunDir& run, Manifest& manifest) {
   }
   StageOutcome outcome =
       run_stage(manifest, kRunScope, stage::gm, plan.input_hash, pipeline::config_hash(cfg, stage::gm), work, true);
-  if (interrupted) {
-    if (auto rec = manifest.get(kRunScope, stage::gm)) {
-      rec->status = Status::interrupted;
-      manifest.put(*rec);
-    }
+  if (interrupted) {  // run_stage recorded it interrupted
     return train::kExitInterrupted;
   }
   if (outcome == StageOutcome::failed && info.world > 1) abort_job(info, "GM training failed (recorded)");

@@ -12,10 +12,6 @@
 namespace psmflow::train {
 namespace {
 
-// Thrown out of the stage's work so that run_stage records it; the record is then marked interrupted.
-struct Interrupted : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 StageResult train_work(const Config& cfg, const RunDir& run, const TrainRequest& req, const std::filesystem::path& dir,
                        const std::string& config_hash) {
@@ -38,7 +34,7 @@ StageResult train_work(const Config& cfg, const RunDir& run, const TrainRequest&
   Trainer trainer(*net, frames, *sampler, opt);
   TrainResult result = trainer.run();
   if (result.interrupted)
-    throw Interrupted("interrupted by signal " + std::to_string(stop_signal()) + " after epoch " +
+    throw StageInterrupted("interrupted by signal " + std::to_string(stop_signal()) + " after epoch " +
                       std::to_string(result.epochs_done) + "; rerun to resume from " + trainer.latest().string());
   StageResult out;
   out.outputs = result.outputs;
@@ -69,17 +65,13 @@ int train_subject(const Config& cfg, const RunDir& run, Manifest& manifest, cons
   auto work = [&]() -> StageResult {
     try {
       return train_work(cfg, run, req, dir, config_hash);
-    } catch (const Interrupted&) {
+    } catch (const StageInterrupted&) {
       interrupted = true;
       throw;
     }
   };
   StageOutcome outcome = run_stage(manifest, req.subject, stage_name, input_hash, config_hash, work);
-  if (interrupted) {
-    if (auto rec = manifest.get(req.subject, stage_name)) {
-      rec->status = Status::interrupted;
-      manifest.put(*rec);
-    }
+  if (interrupted) {  // run_stage recorded it interrupted
     return kExitInterrupted;
   }
   return outcome == StageOutcome::failed ? kExitStageFailed : kExitOk;

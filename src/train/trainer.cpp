@@ -3,7 +3,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -107,14 +109,49 @@ void Trainer::save(const std::filesystem::path& file, bool with_optimizer, const
   save_checkpoint(file, net_.module(), with_optimizer ? adam_.get() : nullptr, state);
 }
 
-bool Trainer::resume(TrainState& state) {
-  auto saved = read_train_state(latest());
-  if (!saved) return false;
-  if (saved->config_hash != opt_.config_hash || saved->sampler != pairs_.describe() || saved->seed != opt_.seed) {
-    spdlog::warn("{}: {} is from another configuration; training from the start", opt_.label, latest().string());
-    return false;
+// latest.pt first, then the epoch checkpoints, newest first: a damaged latest.pt costs the
+// epochs since the last good one instead of the whole run.
+std::vector<std::filesystem::path> Trainer::resume_candidates() const {
+  std::vector<std::pair<int, std::filesystem::path>> epochs;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(opt_.out_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("ckpt-e", 0) != 0 || e.path().extension() != ".pt") continue;
+    try {
+      epochs.emplace_back(std::stoi(name.substr(6)), e.path());
+    } catch (const std::exception&) {
+    }
   }
-  state = load_checkpoint(latest(), net_.module(), adam_.get());
+  std::sort(epochs.begin(), epochs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::filesystem::path> files = {latest()};
+  for (auto& [epoch, file] : epochs) files.push_back(std::move(file));
+  return files;
+}
+
+bool Trainer::resume(TrainState& state) {
+  bool damaged = false;
+  for (const auto& file : resume_candidates()) {
+    if (!std::filesystem::exists(file)) continue;
+    if (auto damage = checkpoint_damage(file)) {
+      spdlog::warn("{}: {}; not resuming from it", opt_.label, *damage);
+      damaged = true;
+      continue;
+    }
+    auto saved = read_train_state(file);
+    if (!saved || saved->config_hash != opt_.config_hash || saved->sampler != pairs_.describe() ||
+        saved->seed != opt_.seed) {
+      spdlog::warn("{}: {} is from another configuration; not resuming from it", opt_.label, file.string());
+      continue;
+    }
+    resume_from(file, state);
+    return true;
+  }
+  if (damaged) spdlog::warn("{}: no good checkpoint left; training starts over", opt_.label);
+  return false;
+}
+
+void Trainer::resume_from(const std::filesystem::path& file, TrainState& state) {
+  state = load_checkpoint(file, net_.module(), adam_.get());
   restore_generator(state);
   state.generator_state = torch::Tensor();  // later saves take the generator as it is then
   // Rows written after the checkpoint belong to epochs that will run again.
@@ -123,8 +160,7 @@ bool Trainer::resume(TrainState& state) {
   std::getline(in, line);
   while (std::getline(in, line))
     if (epoch_of_row(line) >= 1 && epoch_of_row(line) <= state.epoch) loss_rows_.push_back(line);
-  spdlog::info("{}: resuming from {} at epoch {} step {}", opt_.label, latest().string(), state.epoch + 1, state.step);
-  return true;
+  spdlog::info("{}: resuming from {} at epoch {} step {}", opt_.label, file.string(), state.epoch + 1, state.step);
 }
 
 TrainResult Trainer::run() {
@@ -187,9 +223,11 @@ void Trainer::run_epoch(int epoch, std::int64_t first_step, TrainState& state, T
     model::LossTerms terms = net_.loss(x0, x1, w);
     terms.total.backward();
     if (sync_) sync_->allreduce_gradients(params_);
-    adam_->step();
     const double values[kTerms] = {value_of(terms.total), value_of(terms.pixel), value_of(terms.perc),
                                    value_of(terms.ssim), value_of(terms.sym)};
+    // Checked after the gradient exchange, so that every rank takes part in it before one stops.
+    check_finite(values[0], epoch, step + 1);
+    adam_->step();
     for (int k = 0; k < kTerms; ++k) sums[k] += values[k];
     result.last_loss = values[0];
     run_images_ += 2 * x0.size(0);
@@ -216,13 +254,22 @@ void Trainer::run_epoch(int epoch, std::int64_t first_step, TrainState& state, T
   const bool stop = agreed_stop();
   const bool due = t.checkpoint_every > 0 && epoch % t.checkpoint_every == 0;
   if (due || epoch == t.epochs || stop) save(latest(), true, state);
-  if (due) save(epoch_checkpoint(epoch), false, state);
+  if (due) save(epoch_checkpoint(epoch), true, state);
   if ((t.sample_every > 0 && epoch % t.sample_every == 0) || epoch == t.epochs) write_samples(epoch);
   if (stop && epoch < t.epochs) {
     stopping_ = true;
     spdlog::warn("{}: stop requested (signal {}); checkpoint {} after epoch {}", opt_.label, stop_signal(),
                  latest().string(), epoch);
   }
+}
+
+// A non-finite loss would train the network into NaN and write it into every later file; the
+// checkpoints on disk are all from before it, so the run stops with them kept.
+void Trainer::check_finite(double loss, int epoch, std::int64_t step) const {
+  if (std::isfinite(loss)) return;
+  throw StageError(opt_.label + ": the loss is " + format_number(loss) + " at epoch " + std::to_string(epoch) +
+                   " step " + std::to_string(step) + "; training stopped (the last good checkpoint in " +
+                   opt_.out_dir.string() + " is kept)");
 }
 
 void Trainer::finish_epoch(int epoch, const std::vector<double>& sums, std::int64_t steps, double seconds,
@@ -234,6 +281,7 @@ void Trainer::finish_epoch(int epoch, const std::vector<double>& sums, std::int6
   const double n = totals[kTerms];
   std::vector<double> means(kTerms);
   for (int k = 0; k < kTerms; ++k) means[k] = totals[k] / n;
+  check_finite(means[0], epoch, steps);  // another rank's loss, before anything is saved
   const double lr = lr_for_epoch(opt_.section, epoch);
   const double w = neutral_weight_for_epoch(opt_.section, epoch);
   const double rate = seconds > 0 ? totals[kTerms + 1] / seconds : 0;

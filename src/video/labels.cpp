@@ -64,12 +64,28 @@ void store(std::map<std::int64_t, int>& au, const fs::path& file, int line, long
     fail_at(file, line, "frame " + std::to_string(frame) + " listed twice");
 }
 
+// The number of "AU12" from its digits; -1 when they are not digits or more than any AU has
+// (std::stoi would throw out_of_range on a long run of digits).
+int au_number(const std::string& digits) {
+  const auto first = digits.find_first_not_of('0');
+  const std::string d = first == std::string::npos ? "0" : digits.substr(first);
+  if (d.empty() || d.size() > 3 || d.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(d);
+}
+
+// "AU12" / "au012" in a CSV header -> 12, else -1. Not a std::regex: libstdc++'s matcher recurses
+// once per character, so a hostile 1 MB header cell would overflow the stack.
+int csv_au(const std::string& cell) {
+  if (cell.size() < 3 || lower(cell.substr(0, 2)) != "au") return -1;
+  return au_number(cell.substr(2));
+}
+
 // DISFA: "SN001_au12.txt" -> 12.
 int disfa_au(const fs::path& file) {
   static const std::regex re(R"(.*au0*([0-9]+)\.txt)", std::regex::icase);
   std::smatch m;
   std::string name = file.filename().string();
-  return std::regex_match(name, m, re) ? std::stoi(m[1]) : -1;
+  return std::regex_match(name, m, re) ? au_number(m[1]) : -1;
 }
 
 void read_disfa_file(const fs::path& file, int frame_base, std::map<std::int64_t, int>& au) {
@@ -91,11 +107,9 @@ void read_csv(const fs::path& file, int frame_base, const std::set<int>& wanted,
   auto header = split(text);
   if (header.empty() || lower(header[0]) != "frame") fail_at(file, 1, "the first column must be 'frame'");
   std::vector<int> column_au;
-  static const std::regex re(R"(au0*([0-9]+))", std::regex::icase);
   for (std::size_t c = 1; c < header.size(); ++c) {
-    std::smatch m;
-    if (!std::regex_match(header[c], m, re)) fail_at(file, 1, "column '" + header[c] + "' is not AU<number>");
-    int au = std::stoi(m[1]);
+    const int au = csv_au(header[c]);
+    if (au < 0) fail_at(file, 1, "column '" + header[c] + "' is not AU<number>");
     if (std::count(column_au.begin(), column_au.end(), au)) fail_at(file, 1, "column AU" + std::to_string(au) + " twice");
     column_au.push_back(au);
     if (wanted.count(au)) t.origin[au] = file;

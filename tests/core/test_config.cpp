@@ -3,6 +3,7 @@
 #include "psmflow/pipeline/stages.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/core/error.hpp"
+#include "psmflow/core/ids.hpp"
 #include "support/test_support.hpp"
 
 using namespace psmflow;
@@ -166,4 +167,35 @@ TEST(Config, ReferenceConfigParsesAndDocumentsEveryKey) {
   EXPECT_EQ(psmflow::pipeline::config_hash(c, "gm"), psmflow::pipeline::config_hash(d, "gm"));
   EXPECT_EQ(psmflow::pipeline::config_hash(c, "preprocess"), psmflow::pipeline::config_hash(d, "preprocess"));
   EXPECT_EQ(psmflow::pipeline::config_hash(c, "evaluate"), psmflow::pipeline::config_hash(d, "evaluate"));
+}
+
+// Issue 16 defect 11: the offending character is printed as itself, with its code point.
+TEST(Config, NonAsciiIdErrorPrintsTheCharacter) {
+  ScratchDir dir;
+  write_text(dir / "a.avi", "x");
+  std::string err = error_of("[[data.subject]]\nid = \"S\xc3\xa9\"\ninput = \"a.avi\"\n", dir);
+  EXPECT_NE(err.find("'\xc3\xa9' (U+00E9)"), std::string::npos) << err;
+  err = error_of("[[data.subject]]\nid = \"\xe2\x82\xac" "1\"\ninput = \"a.avi\"\n", dir);
+  EXPECT_NE(err.find("not '\xe2\x82\xac' (U+20AC)"), std::string::npos) << err;
+  EXPECT_EQ(unsafe_id_reason("a\x07"), "it contains control byte 0x07 (allowed: ASCII letters, digits, '.', '_', '-')");
+  EXPECT_NE(unsafe_id_reason("a\xe9z").find("byte 0xE9 (not UTF-8)"), std::string::npos);
+}
+
+TEST(Config, IdsMustBeAList) {
+  ScratchDir dir;
+  write_text(dir / "S01.avi", "x");
+  std::string err = error_of("[data]\nids = \"S01\"\ninput = \"{id}.avi\"\n", dir);
+  EXPECT_NE(err.find("c.toml:2: key 'data.ids': expected a list of subject ids"), std::string::npos) << err;
+  EXPECT_EQ(parse_config("[data]\nids = [\"S01\"]\ninput = \"{id}.avi\"\n", dir / "c.toml").data.subjects.size(), 1u);
+}
+
+TEST(Config, ADirectoryIsNotAConfigFile) {
+  ScratchDir dir;
+  fs::create_directories(dir / "configs.toml");
+  try {
+    load_config(dir / "configs.toml");
+    FAIL() << "a directory was read as a config";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory, not a config file"), std::string::npos) << e.what();
+  }
 }

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/hash.hpp"
@@ -48,4 +50,52 @@ TEST(Ids, SafeAlphabetOnly) {
   for (const char* bad : {"", ".", "..", "a b", "a'b", "a\"b", "a/b", "-x", "_run", "$(id)", "a;b"})
     EXPECT_FALSE(is_safe_id(bad)) << bad;
   EXPECT_FALSE(is_safe_id(std::string(65, 'a')));
+}
+
+// Issue 16 defect 7: a stage's start removes temporaries whose writer died on this host, and
+// leaves those of live writers and of other hosts alone.
+TEST(Fs, StaleTemporariesOfDeadWritersAreRemoved) {
+  ScratchDir dir;
+  AtomicPath live(dir / "sub" / "live.h5");
+  psmflow::test::write_text(live.temp(), "being written");
+  // A dead writer: a child that has exited, whose pid is not reused this quickly.
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);
+  const std::string name = live.temp().filename().string();
+  const std::string marker(kTempMarker);
+  const std::size_t pid_at = name.find(marker) + marker.size();
+  const std::size_t host_at = name.find('@', pid_at);
+  ASSERT_NE(host_at, std::string::npos) << name;
+  const std::string host_and_rest = name.substr(host_at);  // "@host.<random>.h5"
+  const fs::path dead = dir / "sub" / ("frames" + marker + std::to_string(child) + host_and_rest);
+  const fs::path other_host = dir / ("frames" + marker + std::to_string(child) + "@elsewhere.1f.h5");
+  const fs::path old_style = dir / ("frames" + marker + std::to_string(child) + ".1f.h5");
+  for (const auto& p : {dead, other_host, old_style}) psmflow::test::write_text(p, "left behind");
+
+  EXPECT_EQ(remove_stale_temps(dir.path()), 1u);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live.temp()));
+  EXPECT_TRUE(fs::exists(other_host));
+  EXPECT_TRUE(fs::exists(old_style));  // no host in the name: it may be another node's
+  EXPECT_EQ(remove_stale_temps(dir / "missing"), 0u);
+}
+
+TEST(Fs, FailedWriteNamesTheFileAndReasonAndLeavesNoTemp) {
+  ScratchDir dir;
+  write_file_atomic(dir / "eval.json", "good");
+  std::string error;
+  try {
+    psmflow::test::FileSizeLimit limit(1024);
+    write_file_atomic(dir / "eval.json", std::string(4096, 'x'));
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("eval"), std::string::npos) << error;
+  EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+  EXPECT_EQ(read_file(dir / "eval.json"), "good");
+  int files = 0;
+  for (auto it = fs::directory_iterator(dir.path()); it != fs::directory_iterator(); ++it) ++files;
+  EXPECT_EQ(files, 1);
 }

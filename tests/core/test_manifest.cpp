@@ -142,3 +142,56 @@ TEST(RunDir, FreezesTheConfigAndKeepsTheOldOneWhenItChanges) {
   EXPECT_TRUE(fs::exists(run.root() / ("config." + c1.hash.substr(0, 8) + ".toml")));
   EXPECT_THROW(run.subject_dir("a/b"), UsageError);
 }
+
+// Issue 16: the disk fills while a stage writes its output (eval.json here): run_stage records
+// the failure with the OS's reason and the path; a manifest record that cannot be written is an
+// error naming it, and the record before it stays.
+TEST_F(Fixture, FailedOutputWriteIsRecordedWithTheReasonAndPath) {
+  const fs::path out = run.eval_json("S1");
+  StageOutcome outcome;
+  {
+    psmflow::test::FileSizeLimit limit(4096);
+    outcome = run_stage(m, "S1", stage::evaluate, "in", "cfg", [&] {
+      write_file_atomic(out, std::string(100000, ' '));
+      return StageResult{{out}, {}};
+    });
+  }
+  EXPECT_EQ(outcome, StageOutcome::failed);
+  auto rec = m.get("S1", stage::evaluate);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, Status::failed);
+  EXPECT_NE(rec->error.find("File too large"), std::string::npos) << rec->error;
+  EXPECT_NE(rec->error.find(run.subject_dir("S1").string()), std::string::npos) << rec->error;
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& e : fs::recursive_directory_iterator(run.root())) EXPECT_FALSE(is_temp_name(e.path())) << e.path();
+
+  Record big = *rec;
+  big.error = std::string(100000, 'e');
+  std::string error;
+  try {
+    psmflow::test::FileSizeLimit limit(4096);
+    m.put(big);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+  EXPECT_NE(error.find((run.manifest_dir() / "S1").string()), std::string::npos) << error;
+  EXPECT_EQ(m.get("S1", stage::evaluate)->error, rec->error);
+}
+
+// Issue 16 defect 7: the stage's start removes temporaries that dead writers left in its folder.
+TEST_F(Fixture, StageStartRemovesStaleTemporariesOfDeadWriters) {
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);
+  AtomicPath probe(run.frames("S1"));  // a live writer's name, to learn this host's spelling
+  const std::string name = probe.temp().filename().string();
+  const std::string host = name.substr(name.find('@'));
+  const fs::path stale = run.psm_dir("S1") / ("latest" + std::string(kTempMarker) + std::to_string(child) + host);
+  write_text(stale, std::string(1000, 'x'));
+  write_text(probe.temp(), "being written");
+  run_stage(m, "S1", stage::psm, "in", "cfg", [] { return StageResult{}; });
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(probe.temp()));
+}

@@ -111,7 +111,7 @@ TEST(Interop, RejectsHostileFilesNamingThem) {
   test::ScratchDir dir;
   test::write_text(dir / "garbage.pt", "this is not a zip file at all");
   const auto garbage = (dir / "garbage.pt").string();
-  expect_usage_error([&] { read_torch_tensors(garbage); }, garbage, "not a torch.save zip");
+  expect_usage_error([&] { read_torch_tensors(garbage); }, garbage, "not a torch.save file (neither a zip");
   const auto missing = (dir / "missing.pt").string();
   expect_usage_error([&] { read_torch_tensors(missing); }, missing, "no such file");
 
@@ -121,7 +121,7 @@ TEST(Interop, RejectsHostileFilesNamingThem) {
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   test::write_text(dir / "cut.pt", bytes.substr(0, bytes.size() / 2));
   const auto cut = (dir / "cut.pt").string();
-  expect_usage_error([&] { read_torch_tensors(cut); }, cut, "");
+  expect_usage_error([&] { read_torch_tensors(cut); }, cut, "a damaged zip file (truncated or corrupt)");
 
   // Readable, but not a checkpoint of this network.
   FaceCycle net(preset_by_name("tiny"));

@@ -109,3 +109,18 @@ TEST(Labels, LongerLabelsWarnAndLabelsOfAnotherVideoFail) {
   EXPECT_NE(error_of([&] { align_labels(t, {1}, range(10), 10, warnings); }).find("labels start at frame 100 but the video has only 10 frames"),
             std::string::npos);
 }
+
+// Hostile headers (issue 16): a column with more digits than an int holds was an uncaught
+// std::out_of_range, and a 1 MB header cell could overflow the regex matcher's stack.
+TEST(Labels, HostileCsvHeadersAreLineErrors) {
+  ScratchDir dir;
+  write_text(dir / "big.csv", "frame,AU99999999999999999999\n0,1\n");
+  EXPECT_EQ(error_of([&] { read_labels(dir / "big.csv", "csv", 0, {1}); }),
+            (dir / "big.csv").string() + ":1: column 'AU99999999999999999999' is not AU<number>");
+  write_text(dir / "long.csv", "frame,AU" + std::string(1 << 20, '1') + "\n");
+  EXPECT_NE(error_of([&] { read_labels(dir / "long.csv", "csv", 0, {1}); }).find(":1: column 'AU111"), std::string::npos);
+  write_text(dir / "zero.csv", "frame,AU000012\n0,3\n");
+  EXPECT_EQ(read_labels(dir / "zero.csv", "csv", 0, {12}).values.at(12).at(0), 3);
+  write_text(dir / "d" / "x_au123456789012345.txt", "1,0\n");
+  EXPECT_THROW(read_labels(dir / "d", "disfa", 1, {1}), StageError);  // not an AU file: none left
+}

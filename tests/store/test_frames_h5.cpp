@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "psmflow/core/fs.hpp"
 #include "psmflow/store/frames.hpp"
@@ -167,4 +170,39 @@ TEST(FramesH5, H5pyOpensTheFileAndSeesTheDocumentedDatasets) {
   EXPECT_NE(r.output.find("time_s float64 bbox (5, 4) float32"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("detected [0, 1, 1, 0, 1] au ['AU1', 'AU12'] int8"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("attrs SN001 29.97 16 c0ffee /data/SN001.avi"), std::string::npos) << r.output;
+}
+
+// Issue 16 defect 5: frames.h5 fills the disk. The writer throws naming the file and the OS's
+// reason, and the process then exits normally (HDF5's exit-time cleanup crashed it, exit 139);
+// checked in a child process, since the crash came at exit.
+TEST(FramesH5, DiskFullIsAnErrorAndTheProcessExitsCleanly) {
+  ScratchDir dir;
+  const fs::path f = dir / "frames.h5";
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int code = 3;
+    try {
+      psmflow::test::FileSizeLimit limit(200 * 1024);
+      FramesMeta m;
+      m.crop_size = 64;
+      m.subject = "S1";
+      FramesWriter w(f, m);
+      std::vector<std::uint8_t> img(64 * 64 * 3);
+      std::uint32_t x = 1;
+      for (int i = 0; i < 2000; ++i) {
+        for (auto& b : img) b = static_cast<std::uint8_t>((x = x * 1664525u + 1013904223u) >> 24);
+        w.append(img.data(), i, i / 25.0, {0, 0, 64, 64}, true);
+      }
+      w.close();
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      code = what.find("File too large") != std::string::npos && what.find(f.string()) != std::string::npos ? 0 : 4;
+    }
+    std::exit(code);  // runs HDF5's exit handlers, where the crash was
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: no error, 4: error without the reason or the file";
 }

@@ -1,9 +1,11 @@
 #include "support/test_support.hpp"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -54,6 +56,23 @@ CommandResult run_psmflow(const std::string& args) {
 void write_text(const fs::path& p, const std::string& text) {
   if (!p.parent_path().empty()) fs::create_directories(p.parent_path());
   std::ofstream(p) << text;
+}
+
+FileSizeLimit::FileSizeLimit(unsigned long bytes) {
+  rlimit r{};
+  if (getrlimit(RLIMIT_FSIZE, &r) != 0) throw std::runtime_error("getrlimit(RLIMIT_FSIZE) failed");
+  old_soft_ = r.rlim_cur;
+  old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+  r.rlim_cur = bytes;
+  if (setrlimit(RLIMIT_FSIZE, &r) != 0) throw std::runtime_error("setrlimit(RLIMIT_FSIZE) failed");
+}
+
+FileSizeLimit::~FileSizeLimit() {
+  rlimit r{};
+  getrlimit(RLIMIT_FSIZE, &r);
+  r.rlim_cur = old_soft_;
+  setrlimit(RLIMIT_FSIZE, &r);
+  std::signal(SIGXFSZ, old_handler_);
 }
 
 }  // namespace psmflow::test

@@ -32,4 +32,18 @@ fs::path shared_dir();  // ../shared beside the checkout
 fs::path psmflow_binary();
 void write_text(const fs::path& p, const std::string& text);
 
+// While alive, this process may write files of at most `bytes` bytes, and SIGXFSZ is ignored:
+// a write past it fails with EFBIG ("File too large") where a full disk fails with ENOSPC.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(unsigned long bytes);
+  ~FileSizeLimit();
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  unsigned long old_soft_ = 0;
+  void (*old_handler_)(int) = nullptr;
+};
+
 }  // namespace psmflow::test

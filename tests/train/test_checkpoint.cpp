@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+
+#include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/train/checkpoint.hpp"
 #include "support/test_support.hpp"
@@ -70,4 +73,80 @@ TEST(Checkpoint, ForeignFilesAreRecognised) {
   EXPECT_TRUE(is_psmflow_checkpoint(dir / "model.pt"));
   torch::optim::Adam opt(net.trainable_parameters());
   EXPECT_THROW(load_checkpoint(dir / "model.pt", net.module(), &opt), std::exception);  // no optimiser inside
+}
+
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const StageError& e) {
+    return e.what();
+  }
+  return "(no StageError)";
+}
+
+}  // namespace
+
+TEST(Checkpoint, CorruptAndTruncatedFilesAreRefusedNamingTheFile) {
+  test::ScratchDir dir;
+  test::StandInNet net;
+  save_checkpoint(dir / "c.pt", net.module(), nullptr, TrainState());
+  EXPECT_FALSE(checkpoint_damage(dir / "c.pt"));
+  const std::string good = read_file(dir / "c.pt");
+
+  std::string corrupt = good;
+  for (std::size_t i = 0; i < 64; ++i) corrupt[corrupt.size() / 2 + i] ^= 0x5a;
+  write_file_atomic(dir / "c.pt", corrupt);
+  auto damage = checkpoint_damage(dir / "c.pt");
+  ASSERT_TRUE(damage);
+  EXPECT_NE(damage->find((dir / "c.pt").string()), std::string::npos) << *damage;
+  EXPECT_NE(damage->find("checksum mismatch"), std::string::npos) << *damage;
+  EXPECT_FALSE(read_train_state(dir / "c.pt"));
+  EXPECT_NE(error_of([&] { load_checkpoint(dir / "c.pt", net.module(), nullptr); }).find("checksum mismatch"),
+            std::string::npos);
+
+  write_file_atomic(dir / "c.pt", good.substr(0, good.size() / 2));
+  damage = checkpoint_damage(dir / "c.pt");
+  ASSERT_TRUE(damage);
+  EXPECT_NE(damage->find("truncated"), std::string::npos) << *damage;
+  EXPECT_NE(error_of([&] { load_checkpoint(dir / "c.pt", net.module(), nullptr); }).find("truncated"),
+            std::string::npos);
+}
+
+// Issue 16 defect 6: a checkpoint write that fails (here: the file size limit of
+// `trap '' XFSZ; ulimit -f`) is an error naming the file and the OS's reason; the earlier
+// checkpoint of that name survives and no temporary file is left.
+TEST(Checkpoint, FailedWriteNamesTheFileAndReasonAndKeepsTheEarlierFile) {
+  test::ScratchDir dir;
+  test::StandInNet net;
+  torch::optim::Adam opt(net.trainable_parameters());
+  save_checkpoint(dir / "latest.pt", net.module(), &opt, TrainState());
+  const std::string before = read_file(dir / "latest.pt");
+  ASSERT_GT(before.size(), 4096u);
+
+  TrainState later;
+  later.epoch = 5;
+  std::string error;
+  {
+    test::FileSizeLimit limit(4096);
+    error = error_of([&] { save_checkpoint(dir / "latest.pt", net.module(), &opt, later); });
+  }
+
+  EXPECT_NE(error.find((dir / "latest.pt").string()), std::string::npos) << error;
+  EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+  EXPECT_EQ(read_file(dir / "latest.pt"), before);
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) EXPECT_FALSE(is_temp_name(e.path())) << e.path();
+}
+
+// Issue 16 defect 11: a tensor of the wrong shape is reported as such (LibTorch's own load
+// would take it silently and fail later in the forward pass).
+TEST(Checkpoint, WrongShapeTensorIsReportedAsSuch) {
+  test::ScratchDir dir;
+  torch::nn::Linear small(3, 4), wide(3, 5);
+  save_checkpoint(dir / "small.pt", *small, nullptr, TrainState());
+  const std::string error = error_of([&] { load_checkpoint(dir / "small.pt", *wide, nullptr); });
+  EXPECT_NE(error.find((dir / "small.pt").string() + ": tensor 'weight' has shape [4, 3], this network expects [5, 3]"),
+            std::string::npos)
+      << error;
 }

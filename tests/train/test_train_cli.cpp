@@ -198,3 +198,59 @@ TEST(TrainCli, SeedEpochsBatchLrFlagsOverrideTheConfig) {
   EXPECT_NE(rows[1].find(",0.001,"), std::string::npos) << rows[1];  // the lr column
   EXPECT_EQ(rows, test::loss_columns(config.dir / "subjects/S1/psm/losses.csv"));
 }
+
+// Issue 16 defect 6: the checkpoint write fails (file size limit, as a full disk): exit 1, the
+// record says failed with the file and the OS's reason (not `running`, no abort), no temporary
+// file stays, and the rerun with room trains to the end.
+TEST(TrainCli, FailedCheckpointWriteIsARecordedFailure) {
+  REQUIRE_MODEL();
+  test::ScratchDir scratch;
+  RunFiles r = make_run(scratch, "r", 2);
+  auto full = test::run_shell("(trap '' XFSZ; ulimit -f 64; " + shell_quote(test::psmflow_binary().string()) + " " +
+                              join(train_args(r)) + ")");
+  EXPECT_EQ(full.exit_code, 1) << full.output;
+  auto rec = Manifest(RunDir(r.dir)).get("S1", "psm");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, Status::failed);
+  EXPECT_NE(rec->error.find("File too large"), std::string::npos) << rec->error;
+  EXPECT_NE(rec->error.find("subjects/S1/psm/"), std::string::npos) << rec->error;
+  EXPECT_EQ(full.output.find("c10::Error"), std::string::npos) << full.output;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(r.dir))
+    EXPECT_FALSE(is_temp_name(e.path())) << e.path();
+  auto again = test::run_psmflow(join(train_args(r)));
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(Manifest(RunDir(r.dir)).get("S1", "psm")->status, Status::done);
+}
+
+// Issue 16 defects 1 and 3 as a user meets them: SIGTERM, 4 KiB of garbage in the middle of
+// latest.pt, rerun: the damage is named, training resumes from ckpt-e1.pt and ends done; a
+// SIGTERM is a warning, not an error, while the record says interrupted.
+TEST(TrainCli, CorruptLatestIsNamedAndTheEpochCheckpointResumed) {
+  REQUIRE_MODEL();
+  test::ScratchDir scratch;
+  RunFiles r = make_run(scratch, "r", 3);
+  {
+    test::Child child(train_args(r), scratch / "r.log");
+    ASSERT_TRUE(wait_rows(child, r, 1));
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(), 3);
+  }
+  const std::string log = test::run_shell("cat " + shell_quote((scratch / "r.log").string())).output;
+  EXPECT_EQ(log.find(" E] "), std::string::npos) << log;  // "[12:00:00 E] ..." is an error line
+  EXPECT_NE(log.find(" W] S1 psm: interrupted by signal 15"), std::string::npos) << log;
+  EXPECT_EQ(Manifest(RunDir(r.dir)).get("S1", "psm")->status, Status::interrupted);
+  const auto latest = r.dir / "subjects/S1/psm/latest.pt";
+  const auto size = std::filesystem::file_size(latest);
+  auto dd = test::run_shell("dd if=/dev/urandom of=" + shell_quote(latest.string()) + " bs=1 seek=" +
+                            std::to_string(size / 2) + " count=4096 conv=notrunc 2>&1");
+  ASSERT_EQ(dd.exit_code, 0) << dd.output;
+  auto again = test::run_psmflow(join(train_args(r)));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(latest.string() + ": damaged checkpoint: checksum mismatch"), std::string::npos)
+      << again.output;
+  EXPECT_NE(again.output.find("resuming from " + (r.dir / "subjects/S1/psm/ckpt-e").string()), std::string::npos)
+      << again.output;
+  EXPECT_EQ(Manifest(RunDir(r.dir)).get("S1", "psm")->status, Status::done);
+  EXPECT_EQ(loss_rows(r), 3u);
+  EXPECT_FALSE(train::checkpoint_damage(r.dir / "subjects/S1/psm/final.pt"));
+}

@@ -4,6 +4,8 @@
 #include <csignal>
 #include <fstream>
 
+#include "psmflow/core/error.hpp"
+#include "psmflow/train/checkpoint.hpp"
 #include "psmflow/train/schedule.hpp"
 #include "psmflow/train/stop.hpp"
 #include "psmflow/train/trainer.hpp"
@@ -147,4 +149,77 @@ TEST_F(TrainerTest, LossFallsOnTheStandIn) {
   auto rows = test::loss_columns(dir / "losses.csv");
   auto total = [](const std::string& row) { return std::stod(row.substr(row.find(',') + 1)); };
   EXPECT_LT(total(rows.back()), 0.8 * total(rows[1]));
+}
+
+namespace {
+
+// Overwrites `count` bytes in the middle of the file, as `dd conv=notrunc` does.
+void scribble(const std::filesystem::path& file, std::size_t count) {
+  const auto size = std::filesystem::file_size(file);
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(size / 2));
+  for (std::size_t i = 0; i < count; ++i) f.put(static_cast<char>(i * 131 + 7));
+}
+
+}  // namespace
+
+// Issue 16 defects 1 and 3: a damaged latest.pt is named and the newest good epoch checkpoint
+// is resumed from; the run then ends as the uninterrupted one does.
+TEST_F(TrainerTest, DamagedLatestResumesFromTheNewestGoodEpochCheckpoint) {
+  test::ScratchDir a, b;
+  auto opt = options(a.path());
+  opt.section.epochs = 4;
+  auto net_a = fresh_net();
+  Trainer(*net_a, frames, sampler, opt).run();
+
+  auto net_b = fresh_net();
+  net_b->stop_after_calls = 11;  // epoch 4, step 2: latest.pt mid-epoch, ckpt-e2.pt before it
+  opt.out_dir = b.path();
+  ASSERT_TRUE(Trainer(*net_b, frames, sampler, opt).run().interrupted);
+  scribble(b / "latest.pt", 4096);
+  ASSERT_TRUE(checkpoint_damage(b / "latest.pt"));
+  clear_stop();
+  auto net_c = fresh_net();
+  TrainResult resumed = Trainer(*net_c, frames, sampler, opt).run();
+  EXPECT_FALSE(resumed.interrupted);
+  EXPECT_EQ(net_c->calls, 6);  // epochs 3 and 4 again, from ckpt-e2.pt
+  EXPECT_EQ(test::loss_columns(a / "losses.csv"), test::loss_columns(b / "losses.csv"));
+  for (std::size_t i = 0; i < net_a->trainable_parameters().size(); ++i)
+    EXPECT_TRUE(torch::equal(net_a->trainable_parameters()[i], net_c->trainable_parameters()[i])) << i;
+}
+
+TEST_F(TrainerTest, TruncatedLatestWithoutEpochCheckpointStartsOver) {
+  test::ScratchDir dir;
+  auto net = fresh_net();
+  net->stop_after_calls = 2;  // epoch 1, before any epoch checkpoint
+  ASSERT_TRUE(Trainer(*net, frames, sampler, options(dir.path())).run().interrupted);
+  std::filesystem::resize_file(dir / "latest.pt", std::filesystem::file_size(dir / "latest.pt") / 2);
+  clear_stop();
+  auto again = fresh_net();
+  TrainResult r = Trainer(*again, frames, sampler, options(dir.path())).run();
+  EXPECT_EQ(r.epochs_done, 3);
+  EXPECT_EQ(again->calls, 9);  // all three epochs
+  EXPECT_FALSE(checkpoint_damage(dir / "latest.pt"));
+}
+
+// Issue 16 defect 1: a NaN loss stops training with an error; the checkpoints on disk are the
+// good ones from before it and no final.pt is written.
+TEST_F(TrainerTest, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
+  test::ScratchDir dir;
+  auto net = fresh_net();
+  net->nan_at_call = 8;  // epoch 3; ckpt-e2.pt and latest.pt hold epoch 2
+  Trainer t(*net, frames, sampler, options(dir.path()));
+  try {
+    t.run();
+    FAIL() << "a NaN loss did not stop training";
+  } catch (const StageError& e) {
+    EXPECT_NE(std::string(e.what()).find("loss is nan at epoch 3 step 2"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "final.pt"));
+  auto state = read_train_state(dir / "latest.pt");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->epoch, 2);
+  auto resumed = fresh_net();
+  Trainer(*resumed, frames, sampler, options(dir.path())).run();
+  for (const auto& p : resumed->trainable_parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
 }

@@ -37,6 +37,7 @@ class StandInNet : public train::TrainableNet {
   std::string describe() const override { return "stand-in"; }
   int calls = 0;
   int stop_after_calls = -1;  // request_stop(SIGTERM) after this many loss() calls
+  int nan_at_call = -1;       // the loss of this call (1-based) is NaN
 
  private:
   StandIn net_;

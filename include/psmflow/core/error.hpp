@@ -17,4 +17,10 @@ struct StageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A stop request (SIGTERM, time limit) ended the stage's work: run_stage records it `interrupted`
+// and logs a warning, since the rerun continues from the stage's checkpoint.
+struct StageInterrupted : StageError {
+  using StageError::StageError;
+};
+
 }  // namespace psmflow

@@ -31,8 +31,13 @@ class AtomicPath {
   bool committed_ = false;
 };
 
-// Temporary names all contain this marker so that stale ones from a crash can be recognised.
+// Temporary names all contain this marker, then "<pid>@<host>.", so that stale ones from a crash
+// can be recognised.
 inline constexpr std::string_view kTempMarker = ".psmflow-tmp.";
 bool is_temp_name(const fs::path& path);
+// Removes the temporaries under dir (recursively) whose writer was a process on this host that is
+// gone (killed, or aborted before its AtomicPath could clean up); returns how many. Files of live
+// processes and of other hosts (a shared file system) are left alone.
+std::size_t remove_stale_temps(const fs::path& dir);
 
 }  // namespace psmflow

@@ -1,5 +1,7 @@
 // Checkpoints: everything needed to continue a run exactly, in one LibTorch archive written to a
-// temporary name and renamed (AtomicPath). Archive keys:
+// temporary name and renamed (AtomicPath). The zip end record's comment holds "psmflow-sha256:"
+// and the SHA-256 of every byte before it; loading verifies it, so a truncated or corrupt file
+// is refused naming the file. Archive keys:
 //   model/...        the module's parameters and buffers
 //   optimizer/...    Adam state (step, moments)
 //   state/...        epoch (last epoch whose steps are all done, or the current one when step > 0),
@@ -29,9 +31,13 @@ struct TrainState {
   torch::Tensor generator_state;  // torch CPU generator
 };
 
+// Throws StageError naming the file and the OS's reason when the write fails (disk full); the
+// temporary file is removed and an earlier file of that name stays.
 void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt,
                      const TrainState& state);
-// Reads the state only (cheap check whether a checkpoint fits this run); nullopt if not ours.
+// Why the file cannot be trusted ("<file>: damaged checkpoint: checksum mismatch ..."), or nullopt.
+std::optional<std::string> checkpoint_damage(const std::filesystem::path& file);
+// Reads the state only (whether a checkpoint fits this run); nullopt if not ours or damaged.
 std::optional<TrainState> read_train_state(const std::filesystem::path& file);
 // Loads model (and optimiser, when given) from a psmflow checkpoint; throws naming the file.
 TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt);

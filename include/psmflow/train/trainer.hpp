@@ -13,10 +13,11 @@
 //
 // One Adam step (betas from the config) per batch of pairs; LR and neutral weight set per 1-based
 // epoch. Files in opt.out_dir: latest.pt (full state, every checkpoint_every epochs and on a stop
-// request), ckpt-e<E>.pt (model only, same epochs, kept), final.pt (model, at the end),
+// request), ckpt-e<E>.pt (full state, same epochs, kept), final.pt (model, at the end),
 // losses.csv (one row per epoch: means of every loss term, lr, neutral weight, seconds, images/s),
 // samples/e<E>.png (rows: input, de-expressed, reconstruction) every sample_every epochs.
-// run() resumes from latest.pt when its config hash and sampler match, truncating losses.csv to
+// run() resumes from latest.pt when its config hash and sampler match (a damaged latest.pt, found by
+// its checksum, is named in the log and the newest good ckpt-e<E>.pt is used), truncating losses.csv to
 // the checkpoint's epoch, so a run killed anywhere repeats at most the steps after its last
 // checkpoint and, with one thread, reproduces the uninterrupted loss sequence. A stop request
 // (stop.hpp) checkpoints at the next step boundary and returns interrupted = true.
@@ -71,7 +72,10 @@ class Trainer {
   std::filesystem::path sample_grid(int epoch) const;
 
  private:
+  std::vector<std::filesystem::path> resume_candidates() const;
   bool resume(TrainState& state);
+  void resume_from(const std::filesystem::path& file, TrainState& state);
+  void check_finite(double loss, int epoch, std::int64_t step) const;
   void run_epoch(int epoch, std::int64_t first_step, TrainState& state, TrainResult& result);
   void finish_epoch(int epoch, const std::vector<double>& sums, std::int64_t steps, double seconds,
                     std::int64_t images);
