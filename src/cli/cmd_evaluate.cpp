@@ -35,7 +35,7 @@ StageOutcome evaluate_one(Session& s, const std::string& id) {
                      [&]() -> StageResult { throw e; }, /*force=*/true);
   }
   return run_stage(s.manifest, id, stage::evaluate, input_hash, s.cfg.stage_hash(stage::evaluate), [&] {
-    eval::SubjectData d = eval::load_subject(run, id, s.cfg.model.embedding);
+    eval::SubjectData d = eval::load_subject(run, id, s.cfg.model.embedding, eval::truth_file(s.cfg, id));
     nlohmann::json j = eval::evaluate_subject(d, s.cfg);
     write_file_atomic(run.eval_json(id), j.dump(1) + "\n");
     StageResult r;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "discovery.hpp"
 #include "render.hpp"
 
 namespace psmflow::report {
@@ -142,6 +143,7 @@ std::vector<Table> report_tables(const json& r) {
   out.push_back(clusters(r));
   if (!r["transfer"].is_null()) out.push_back(transfer(r));
   if (!r["ctl"].is_null()) out.push_back(ctl(r));
+  if (r.contains("discovery") && !r["discovery"].is_null()) out.push_back(discovery_table(r));
   out.push_back(missing(r));
   return out;
 }
