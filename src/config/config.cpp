@@ -159,7 +159,7 @@ void read_data(const toml::table& t, Reader& r, DataSection& d, KeyLines& lines)
     if (auto n = t.get("labels")) r.assign(*n, "data.labels", labels);
     if (auto n = t.get("truth")) r.assign(*n, "data.truth", truth);
     for (const auto& id : names) {
-      SubjectSpec s{id, r.resolve(substitute(input, id, root)), {}, lines["data.ids"]};
+      SubjectSpec s{id, r.resolve(substitute(input, id, root)), {}, {}, lines["data.ids"]};
       if (!labels.empty()) s.labels = r.resolve(substitute(labels, id, root));
       if (!truth.empty()) s.truth = r.resolve(substitute(truth, id, root));
       d.subjects.push_back(s);

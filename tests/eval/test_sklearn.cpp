@@ -191,10 +191,13 @@ SubjectData discovery_subject(int n) {
   d.idio_intensity.assign(n, 0);
   Matrix psm(n, 5), gm(n, 5), untrained(n, 5);
   for (int i = 0; i < n; ++i) {
-    const int phase = (i / 12) % 5;  // episodes of 12 frames: AU1, AU2, AU12, idiosyncrasy (with AU12 half the time), rest
-    d.intensity[0][i] = phase == 0 ? 3 : 0;
-    d.intensity[1][i] = phase == 1 ? 3 : 0;
-    d.intensity[2][i] = phase == 2 || (phase == 3 && i % 2) ? 3 : 0;
+    // Episodes of 12 frames: AU1, AU2, AU12, the idiosyncrasy (with AU1 or AU2 on alternate frames),
+    // then four of rest, so that the GM's rest cluster, which swallows the idiosyncrasy, has an
+    // AU profile unlike the PSM's idiosyncrasy cluster: that one is novel.
+    const int phase = (i / 12) % 8;
+    d.intensity[0][i] = phase == 0 || (phase == 3 && i % 2) ? 3 : 0;
+    d.intensity[1][i] = phase == 1 || (phase == 3 && i % 2 == 0) ? 3 : 0;
+    d.intensity[2][i] = phase == 2 ? 3 : 0;
     d.idio_intensity[i] = phase == 3 ? 2 + i % 3 : 0;
     for (int j = 0; j < 5; ++j) psm.at(i, j) = 0.25 * noise(), gm.at(i, j) = 0.25 * noise(), untrained.at(i, j) = noise();
     for (int k = 0; k < 3; ++k) psm.at(i, k) += 3.0 * (phase == k), gm.at(i, k) += 3.0 * (phase == k);
@@ -209,7 +212,7 @@ SubjectData discovery_subject(int n) {
 TEST(EvalSklearn, DiscoveryScoresAgree) {
   REQUIRE_SKLEARN();
   ScratchDir dir;
-  const int n = 240;
+  const int n = 288;
   SubjectData d = discovery_subject(n);
   psmflow::Config cfg = psmflow::default_config();
   cfg.eval.chosen_eps = 1.0;
