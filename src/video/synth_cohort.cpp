@@ -53,7 +53,7 @@ void write_labels(const fs::path& dir, const std::string& id, const SubjectPlan&
 void write_truth(const fs::path& file, const Subject& s, const SubjectPlan& plan, const std::vector<FrameTruth>& truth) {
   const auto intensity = plan_idiosyncrasy(plan);
   const std::string kind = idiosyncrasy_name(s.idiosyncrasy);
-  std::string text = "frame,face_x,face_y,face_w,face_h,in_frame,occluded,idiosyncrasy,idio_intensity,idio_strength\n";
+  std::string text = std::string(kTruthColumns) + "\n";
   for (std::size_t f = 0; f < truth.size(); ++f) {
     const auto& b = truth[f].face_box;
     text += fmt::format("{},{:.2f},{:.2f},{:.2f},{:.2f},{},{},{},{},{:.3f}\n", f, b.x, b.y, b.width, b.height,
@@ -139,6 +139,7 @@ SynthSummary synthesize_cohort(const SynthOptions& opt) {
   nlohmann::json cohort = {{"seed", opt.seed}, {"subjects", opt.subjects}, {"frames", opt.frames}, {"fps", opt.fps},
                            {"width", opt.size.width}, {"height", opt.size.height}, {"aus", kAus},
                            {"label_format", "disfa: <id>_au<k>.txt, lines frame,intensity, frames from 1"},
+                           {"truth_columns", kTruthColumns},
                            {"people", nlohmann::json::array()}};
   for (const auto& o : outputs) cohort["people"].push_back(o.description);
   write_file_atomic(opt.out / "cohort.json", cohort.dump(2) + "\n");

@@ -144,6 +144,11 @@ struct FrameTruth {
 cv::Mat render_frame(const Subject& s, const FrameState& st, cv::Size size, bool noise = true,
                      FrameTruth* truth = nullptr);
 
+// The header of truth/<id>.csv, also recorded in cohort.json as "truth_columns" so that a
+// cohort written before a column was added is recognised as stale.
+inline constexpr const char* kTruthColumns =
+    "frame,face_x,face_y,face_w,face_h,in_frame,occluded,idiosyncrasy,idio_intensity,idio_strength";
+
 struct SynthOptions {
   fs::path out;
   int subjects = 6;
