@@ -34,7 +34,7 @@ bool cohort_matches(const synth::SynthOptions& o) {
   if (!fs::exists(file)) return false;
   auto j = nlohmann::json::parse(read_file(file), nullptr, false);
   return !j.is_discarded() && j.value("subjects", 0) == o.subjects && j.value("frames", 0) == o.frames &&
-         j.value("seed", 0ULL) == o.seed;
+         j.value("seed", 0ULL) == o.seed && j.value("truth_columns", "") == synth::kTruthColumns;
 }
 
 std::string demo_config(const DemoArgs& a) {

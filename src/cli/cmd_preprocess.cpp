@@ -31,7 +31,7 @@ void add_input_subject(const PreprocessOptions& o, Config& cfg) {
   std::error_code ec;
   if (!fs::exists(o.input, ec)) throw UsageError("--input " + o.input + ": no such file or folder");
   if (!o.labels.empty() && !fs::exists(o.labels, ec)) throw UsageError("--labels " + o.labels + ": no such file or folder");
-  SubjectSpec s{o.common.subjects[0], fs::absolute(o.input), o.labels.empty() ? fs::path() : fs::absolute(o.labels), 0};
+  SubjectSpec s{o.common.subjects[0], fs::absolute(o.input), o.labels.empty() ? fs::path() : fs::absolute(o.labels), {}, 0};
   // Without a config the labels path says its format: a folder is DISFA, a file is CSV.
   if (!o.labels.empty() && o.common.config.empty()) cfg.data.label_format = fs::is_directory(s.labels) ? "disfa" : "csv";
   auto& subs = cfg.data.subjects;

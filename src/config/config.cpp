@@ -132,13 +132,14 @@ void read_subject_table(const toml::table& t, Reader& r, SubjectSpec& s) {
     if (key == "id") r.assign(node, "data.subject.id", s.id);
     else if (key == "input") r.assign(node, "data.subject.input", value), s.input = r.resolve(value);
     else if (key == "labels") r.assign(node, "data.subject.labels", value), s.labels = r.resolve(value);
-    else r.fail(node, "data.subject." + key, "unknown key in [[data.subject]] (known: id, input, labels)");
+    else if (key == "truth") r.assign(node, "data.subject.truth", value), s.truth = r.resolve(value);
+    else r.fail(node, "data.subject." + key, "unknown key in [[data.subject]] (known: id, input, labels, truth)");
   }
 }
 
 // [data]: section fields, explicit [[data.subject]] tables, and ids + input/labels patterns.
 void read_data(const toml::table& t, Reader& r, DataSection& d, KeyLines& lines) {
-  r.read(t, "data", data_fields(), d, {"subject", "ids", "input", "labels", "root"});
+  r.read(t, "data", data_fields(), d, {"subject", "ids", "input", "labels", "truth", "root"});
   if (const toml::node* subs = t.get("subject")) {
     if (!subs->is_array_of_tables()) r.fail(*subs, "data.subject", "expected [[data.subject]] tables");
     for (const auto& item : *subs->as_array()) {
@@ -152,20 +153,22 @@ void read_data(const toml::table& t, Reader& r, DataSection& d, KeyLines& lines)
   }
   if (const toml::node* ids = t.get("ids")) {
     std::vector<std::string> names;
-    std::string root, input, labels;
+    std::string root, input, labels, truth;
     if (!ids->is_array()) r.fail(*ids, "data.ids", "expected a list of subject ids, e.g. ids = [\"S01\"]");
     r.assign(*ids, "data.ids", names);
     if (auto n = t.get("root")) r.assign(*n, "data.root", root), root = r.resolve(root).string();
     if (auto n = t.get("input")) r.assign(*n, "data.input", input);
     else r.fail(*ids, "data.input", "data.ids needs data.input, a path pattern with {id}");
     if (auto n = t.get("labels")) r.assign(*n, "data.labels", labels);
+    if (auto n = t.get("truth")) r.assign(*n, "data.truth", truth);
     for (const auto& id : names) {
-      SubjectSpec s{id, r.resolve(substitute(input, id, root)), {}, lines["data.ids"]};
+      SubjectSpec s{id, r.resolve(substitute(input, id, root)), {}, {}, lines["data.ids"]};
       if (!labels.empty()) s.labels = r.resolve(substitute(labels, id, root));
+      if (!truth.empty()) s.truth = r.resolve(substitute(truth, id, root));
       d.subjects.push_back(s);
     }
   } else {
-    for (const char* k : {"input", "labels", "root"})
+    for (const char* k : {"input", "labels", "truth", "root"})
       if (auto n = t.get(k)) r.fail(*n, std::string("data.") + k, "only used together with data.ids");
   }
 }

@@ -73,6 +73,7 @@ void check_data(const Checker& c, const DataSection& d, bool check_files, bool r
       c.fail("data.subject.id", fmt::format("duplicate subject id '{}' (first declared on line {})", s.id, it->second), s.line);
     c.file_exists(s.input, "data.subject.input", check_files, s.line);
     c.file_exists(s.labels, "data.subject.labels", check_files, s.line);
+    c.file_exists(s.truth, "data.subject.truth", check_files, s.line);
   }
 }
 

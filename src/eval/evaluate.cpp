@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "psmflow/eval/cluster.hpp"
+#include "psmflow/eval/discovery.hpp"
 #include "psmflow/eval/person_dependent.hpp"
 
 namespace psmflow::eval {
@@ -87,11 +88,13 @@ json profiles_json(const std::vector<ClusterProfile>& p, const std::vector<bool>
   return out;
 }
 
+// in_novel: for PSM and GM, 1 per frame in a novel cluster (filled only when both were clustered).
 json clusters_json(const SubjectData& d, const std::vector<std::vector<int>>& present_all, const EvalSection& e,
-                   json& warnings) {
+                   json& warnings, std::map<std::string, std::vector<int>>& in_novel) {
   json out = {{"eps", e.dbscan_eps}, {"min_samples", e.dbscan_min_samples}, {"chosen_eps", e.chosen_eps},
               {"chosen_min_samples", e.chosen_min_samples}, {"novel_threshold", e.novel_threshold}};
   std::map<std::string, std::vector<ClusterProfile>> profiles;
+  std::map<std::string, std::vector<int>> labels;
   for (const auto& tag : {kTagPsm, kTagGm}) {
     auto it = d.embeddings.find(tag);
     if (it == d.embeddings.end()) {
@@ -102,6 +105,7 @@ json clusters_json(const SubjectData& d, const std::vector<std::vector<int>>& pr
     out["counts"][tag] = cluster_grid(pairwise_distances(standardise(it->second)), e, chosen);
     out["chosen"][tag + "_clusters"] = cluster_count(chosen);
     profiles[tag] = cluster_profiles(chosen, present_all);
+    labels[tag] = std::move(chosen);
   }
   if (profiles.size() == 2) {
     NovelResult r = novel_clusters(profiles[kTagPsm], profiles[kTagGm], e.novel_threshold);
@@ -112,10 +116,30 @@ json clusters_json(const SubjectData& d, const std::vector<std::vector<int>>& pr
     json m = json::array();
     for (int i = 0; i < r.match.rows; ++i) m.push_back(std::vector<double>(r.match.row(i), r.match.row(i) + r.match.cols));
     out["chosen"]["match"] = m;
+    in_novel[kTagPsm] = frames_in_novel(labels[kTagPsm], profiles[kTagPsm], r.psm_novel);
+    in_novel[kTagGm] = frames_in_novel(labels[kTagGm], profiles[kTagGm], r.gm_novel);
   } else {
     warnings.push_back("novel clusters need both PSM and GM embeddings: not computed");
   }
   return out;
+}
+
+json enrichment_json(const Enrichment& e) {
+  return {{"novel_frames", e.novel_frames}, {"idio_frames", e.idio_frames}, {"both", e.both},
+          {"precision", e.precision}, {"recall", e.recall}, {"p_value", e.p_value}, {"permutations", e.permutations}};
+}
+
+// The seed slot of the idiosyncrasy in person_dependent_f1 (AU numbers start at 1).
+constexpr int kIdioSlot = 0;
+
+json discovery_header(const SubjectData& d, const std::vector<int>& present, const EvalSection& e, json& warnings) {
+  const long pos = std::count(present.begin(), present.end(), 1);
+  const double frac = present.empty() ? 0.0 : static_cast<double>(pos) / static_cast<double>(present.size());
+  if (frac <= e.active_fraction)
+    warnings.push_back(fmt::format("the idiosyncrasy ({}) is present in {} frames only: its discovery scores mean little",
+                                   d.idiosyncrasy, pos));
+  return {{"idiosyncrasy", d.idiosyncrasy}, {"present_frames", pos}, {"fraction", frac},
+          {"detection", json::object()}, {"clusters", json::object()}};
 }
 
 }  // namespace
@@ -142,6 +166,9 @@ json evaluate_subject(const SubjectData& d, const Config& cfg) {
 
   ClassifierSettings cs{e.classifier, e.c, e.folds, subject_seed(cfg.run.seed, d.subject)};
   auto draws = bootstrap_indices(n, e.bootstraps, cs.seed + 17);
+  const bool truth = !d.idio_intensity.empty();
+  const std::vector<int> idio = truth ? presence(d.idio_intensity, e.present_threshold) : std::vector<int>{};
+  json discovery = truth ? discovery_header(d, idio, e, warnings) : json();
   json models = json::object();
   for (const auto& tag : model_order(d)) {
     bool pixels = tag == kTagPixels;
@@ -149,10 +176,18 @@ json evaluate_subject(const SubjectData& d, const Config& cfg) {
     spdlog::debug("{}: person-dependent F1 of {} ({} x {})", d.subject, tag, x.rows, x.cols);
     ModelScore s = person_dependent_f1(x, active, present_active, cs, draws);
     models[tag] = score_json(s, x.cols, pixels || tag == kTagUntrained);
+    if (!truth) continue;
+    AuScore idio_score = person_dependent_f1(x, {kIdioSlot}, {idio}, cs, draws).aus.at(0);
+    discovery["detection"][tag] = {{"f1", idio_score.f1}, {"boot", interval_json(idio_score.boot)},
+                                   {"baseline", pixels || tag == kTagUntrained}};
   }
   if (!d.embeddings.count(kTagUntrained)) warnings.push_back("no 'untrained' embeddings: that baseline is missing");
+  std::map<std::string, std::vector<int>> in_novel;
+  json clusters = clusters_json(d, present_all, e, warnings, in_novel);
+  if (truth)
+    for (const auto& [tag, frames] : in_novel) discovery["clusters"][tag] = enrichment_json(novel_enrichment(frames, idio));
 
-  return {{"subject", d.subject},
+  json out = {{"subject", d.subject},
           {"psmflow_version", PSMFLOW_VERSION},
           {"config_hash", pipeline::config_hash(cfg, stage::evaluate)},
           {"frames", n},
@@ -168,8 +203,10 @@ json evaluate_subject(const SubjectData& d, const Config& cfg) {
           {"aus", au_info},
           {"active_aus", active},
           {"models", models},
-          {"clusters", clusters_json(d, present_all, e, warnings)},
+          {"clusters", clusters},
           {"warnings", warnings}};
+  if (truth) out["discovery"] = discovery;
+  return out;
 }
 
 }  // namespace psmflow::eval

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "psmflow/core/error.hpp"
+#include "psmflow/eval/discovery.hpp"
 #include "psmflow/eval/evaluate.hpp"
 #include "psmflow/store/run_dir.hpp"
 #include "psmflow/store/embeddings.hpp"
@@ -23,9 +24,27 @@ Matrix embedding_matrix(const Embeddings& e, const std::string& which, const std
   return m;
 }
 
+void attach_truth(SubjectData& d, const fs::path& csv, const std::vector<std::int64_t>& frame_index,
+                  const std::vector<int>& rows) {
+  Truth t = read_truth(csv);
+  d.idiosyncrasy = t.kind;
+  for (int r : rows) {
+    auto it = t.intensity.find(frame_index[r]);
+    if (it == t.intensity.end())
+      throw StageError(fmt::format("{}: no row for frame {}, which preprocess kept", csv.string(), frame_index[r]));
+    d.idio_intensity.push_back(it->second);
+  }
+}
+
 }  // namespace
 
-SubjectData load_subject(const RunDir& run, const std::string& id, const std::string& embedding) {
+fs::path truth_file(const Config& cfg, const std::string& id) {
+  for (const auto& s : cfg.data.subjects)
+    if (s.id == id) return s.truth;
+  return {};
+}
+
+SubjectData load_subject(const RunDir& run, const std::string& id, const std::string& embedding, const fs::path& truth) {
   if (embedding != "code" && embedding != "feature")
     throw UsageError("[model] embedding must be code or feature, not '" + embedding + "'");
   const fs::path frames_file = run.frames(id), emb_dir = run.embeddings_dir(id);
@@ -64,6 +83,7 @@ SubjectData load_subject(const RunDir& run, const std::string& id, const std::st
     for (int r : rows) v.push_back(values.at(r));
     d.intensity.push_back(std::move(v));
   }
+  if (!truth.empty()) attach_truth(d, truth, frames.frame_index(), rows);
   for (const auto& [tag, e] : by_tag) {
     std::map<std::int64_t, int> emb_row;
     for (std::size_t i = 0; i < e.frame_index.size(); ++i) emb_row[e.frame_index[i]] = static_cast<int>(i);

@@ -3,6 +3,7 @@
 
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
+#include "psmflow/core/hash.hpp"
 #include "psmflow/eval/evaluate.hpp"
 #include "psmflow/pipeline/plan.hpp"
 
@@ -10,7 +11,7 @@ namespace psmflow::eval {
 namespace {
 
 StageResult evaluate_work(const Config& cfg, const RunDir& run, const std::string& id) {
-  SubjectData d = load_subject(run, id, cfg.model.embedding);
+  SubjectData d = load_subject(run, id, cfg.model.embedding, truth_file(cfg, id));
   nlohmann::json j = evaluate_subject(d, cfg);
   write_file_atomic(run.eval_json(id), j.dump(1) + "\n");
   StageResult r;
@@ -31,6 +32,9 @@ StageOutcome evaluate_one(const Config& cfg, Manifest& m, const std::string& id,
     // Every embedding of the subject is scored (jobs/ add transfer and CTL tags), so every
     // embed-* record feeds the input hash, beside the needs.
     input_hash = pipeline::needs_hash(m, st, id, accept_unfinished, "embed-");
+    // Synthetic ground truth ([data] truth) is read here too: a changed truth file re-evaluates.
+    if (const fs::path truth = truth_file(cfg, id); !truth.empty() && fs::exists(truth))
+      input_hash = sha256_hex(input_hash + sha256_file(truth));
   } catch (const StageError& e) {
     // Recorded as a failure so that status and the report say why this subject has no evaluation.
     return run_stage(m, id, st.name, "missing-inputs", config_hash, [&]() -> StageResult { throw e; },

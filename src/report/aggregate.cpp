@@ -13,6 +13,7 @@
 #include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/report/report.hpp"
+#include "discovery.hpp"
 
 namespace psmflow::report {
 
@@ -341,6 +342,10 @@ json aggregate(const RunDir& run, const Config& cfg, const std::vector<std::stri
   out["transfer"] = transfer(evals, seed);
   out["ctl"] = ctl(evals, seed);
   out["verdict"] = verdict(head, chance);
+  std::vector<std::pair<std::string, json>> truth_evals;
+  for (const auto& l : evals) truth_evals.emplace_back(l.id, l.eval);
+  out["discovery"] = discovery_summary(truth_evals);
+  if (!out["discovery"].is_null()) out["verdict"]["lines"].insert(out["verdict"]["lines"].begin(), out["discovery"]["sentence"]);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "psmflow/report/report.hpp"
+#include "discovery.hpp"
 #include "gnuplot.hpp"
 
 namespace psmflow::report {
@@ -190,6 +191,7 @@ std::map<std::string, fs::path> draw_figures(const json& r, const std::vector<Lo
   if (r.contains("ctl") && !r["ctl"].is_null()) draw("ctl", [&](const fs::path& f) { ctl_curves(r["ctl"], f); });
   if (r.contains("transfer") && !r["transfer"].is_null())
     draw("transfer", [&](const fs::path& f) { transfer_bars(r["transfer"], f); });
+  draw_discovery(r, dir, out);
   return out;
 }
 

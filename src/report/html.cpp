@@ -70,6 +70,9 @@ std::string render_html(const nlohmann::json& r, const std::map<std::string, fs:
     table(out, t);
     if (auto f = kFiguresOf.find(t.id); f != kFiguresOf.end())
       for (const auto& name : f->second) figure(out, figures, name);
+    if (t.id == "discovery")  // one figure per subject: discovery_<id>
+      for (const auto& [name, file] : figures)
+        if (name.rfind("discovery_", 0) == 0) figure(out, figures, name);
   }
   if (figures.count("losses")) {
     out << "<h2 id=\"training\">Training</h2>\n";

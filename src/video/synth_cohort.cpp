@@ -1,6 +1,7 @@
 // synthesize_cohort(): plans and renders every subject (one thread per subject) and writes
 // DIR/videos/<id>.avi (MJPG), DIR/labels/<id>/<id>_au<k>.txt (DISFA: "frame,intensity", frames
-// from 1), DIR/truth/<id>.csv (face box per frame, frames from 0) and DIR/cohort.json.
+// from 1), DIR/truth/<id>.csv (face box and idiosyncrasy intensity per frame, frames from 0) and
+// DIR/cohort.json.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -48,12 +49,17 @@ void write_labels(const fs::path& dir, const std::string& id, const SubjectPlan&
   }
 }
 
-void write_truth(const fs::path& file, const SubjectPlan& plan, const std::vector<FrameTruth>& truth) {
-  std::string text = "frame,face_x,face_y,face_w,face_h,in_frame,occluded\n";
+// The idiosyncrasy goes here and never into the label files: the models must find it unaided,
+// and the evaluation scores them against it. Its 0..5 intensity is rounded like the AU labels.
+void write_truth(const fs::path& file, const Subject& s, const SubjectPlan& plan, const std::vector<FrameTruth>& truth) {
+  const auto intensity = plan_idiosyncrasy(plan);
+  const std::string kind = idiosyncrasy_name(s.idiosyncrasy);
+  std::string text = std::string(kTruthColumns) + "\n";
   for (std::size_t f = 0; f < truth.size(); ++f) {
     const auto& b = truth[f].face_box;
-    text += fmt::format("{},{:.2f},{:.2f},{:.2f},{:.2f},{},{}\n", f, b.x, b.y, b.width, b.height,
-                        truth[f].in_frame ? 1 : 0, plan.frames[f].occluded ? 1 : 0);
+    text += fmt::format("{},{:.2f},{:.2f},{:.2f},{:.2f},{},{},{},{},{:.3f}\n", f, b.x, b.y, b.width, b.height,
+                        truth[f].in_frame ? 1 : 0, plan.frames[f].occluded ? 1 : 0, kind, intensity[f],
+                        plan.frames[f].idio);
   }
   write_file_atomic(file, text);
 }
@@ -85,7 +91,7 @@ SubjectOutput synthesize_subject(const SynthOptions& opt, int index, Progress& p
   write_video(opt.out / "videos" / (s.id + ".avi"), s, plan, opt, truth, progress, m);
   fs::create_directories(opt.out / "labels" / s.id);
   write_labels(opt.out / "labels" / s.id, s.id, plan);
-  write_truth(opt.out / "truth" / (s.id + ".csv"), plan, truth);
+  write_truth(opt.out / "truth" / (s.id + ".csv"), s, plan, truth);
   return {describe(s, plan)};
 }
 
@@ -133,6 +139,7 @@ SynthSummary synthesize_cohort(const SynthOptions& opt) {
   nlohmann::json cohort = {{"seed", opt.seed}, {"subjects", opt.subjects}, {"frames", opt.frames}, {"fps", opt.fps},
                            {"width", opt.size.width}, {"height", opt.size.height}, {"aus", kAus},
                            {"label_format", "disfa: <id>_au<k>.txt, lines frame,intensity, frames from 1"},
+                           {"truth_columns", kTruthColumns},
                            {"people", nlohmann::json::array()}};
   for (const auto& o : outputs) cohort["people"].push_back(o.description);
   write_file_atomic(opt.out / "cohort.json", cohort.dump(2) + "\n");

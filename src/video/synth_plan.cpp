@@ -229,6 +229,12 @@ std::vector<std::vector<int>> plan_labels(const SubjectPlan& plan) {
   return labels;
 }
 
+std::vector<int> plan_idiosyncrasy(const SubjectPlan& plan) {
+  std::vector<int> out(plan.frames.size());
+  for (std::size_t f = 0; f < plan.frames.size(); ++f) out[f] = std::clamp(static_cast<int>(std::lround(5 * plan.frames[f].idio)), 0, 5);
+  return out;
+}
+
 SubjectPlan plan_subject(const Subject& s, int frames, double fps, std::uint64_t seed) {
   // A rare draw with too few strong episodes is redrawn (deterministically) rather than kept.
   constexpr int kAttempts = 8, kNeededAus = 4;

@@ -199,3 +199,20 @@ TEST(Config, ADirectoryIsNotAConfigFile) {
     EXPECT_NE(std::string(e.what()).find("is a directory, not a config file"), std::string::npos) << e.what();
   }
 }
+
+TEST(Config, TruthFilesFromPatternsAndSubjectTables) {
+  ScratchDir dir;
+  write_text(dir / "v/S01.avi", "x");
+  write_text(dir / "t/S01.csv", "frame\n");
+  write_text(dir / "b.avi", "x");
+  Config c = parse_config("[data]\nroot = \".\"\nids = [\"S01\"]\ninput = \"{root}/v/{id}.avi\"\ntruth = \"{root}/t/{id}.csv\"\n"
+                          "[[data.subject]]\nid = \"B\"\ninput = \"b.avi\"\ntruth = \"t/S01.csv\"\n",
+                          dir / "c.toml");
+  ASSERT_EQ(c.data.subjects.size(), 2u);
+  EXPECT_EQ(c.data.subjects[0].truth, dir / "t/S01.csv");
+  EXPECT_EQ(c.data.subjects[1].truth, dir / "t/S01.csv");
+  EXPECT_NE(error_of("[data]\nroot = \".\"\nids = [\"S01\"]\ninput = \"{root}/v/{id}.avi\"\ntruth = \"{root}/none/{id}.csv\"\n", dir)
+                .find("data.subject.truth"),
+            std::string::npos);
+  EXPECT_NE(error_of("[data]\ntruth = \"x.csv\"\n", dir).find("only used together with data.ids"), std::string::npos);
+}

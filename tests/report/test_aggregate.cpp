@@ -110,3 +110,56 @@ TEST(ReportLosses, ReadsColumnsByHeaderName) {
   EXPECT_FALSE(report::read_loss_csv(dir / "b.csv", "x"));
   EXPECT_FALSE(report::read_loss_csv(dir / "none.csv", "x"));
 }
+
+namespace {
+json with_discovery(json e, double psm_f1, double gm_f1, double psm_p, double gm_p) {
+  auto det = [](double f) { return json{{"f1", f}, {"boot", {{"mean", f}, {"lo", f - 0.1}, {"hi", f + 0.1}}}, {"baseline", false}}; };
+  auto cl = [](double p) {
+    return json{{"novel_frames", 20}, {"idio_frames", 30}, {"both", 10}, {"precision", 0.5}, {"recall", 1.0 / 3},
+                {"p_value", p}, {"permutations", 99}};
+  };
+  e["discovery"] = {{"idiosyncrasy", "wink"}, {"present_frames", 30}, {"fraction", 0.3},
+                    {"detection", {{"psm", det(psm_f1)}, {"gm", det(gm_f1)}}},
+                    {"clusters", {{"psm", cl(psm_p)}, {"gm", cl(gm_p)}}}};
+  return e;
+}
+}  // namespace
+
+// The discovery section: counts of subjects whose PSM (or GM) alone holds the idiosyncrasy, the
+// sentence at the top of the report, the table, and one figure per subject.
+TEST(ReportAggregate, DiscoverySectionAndTopSentence) {
+  ScratchDir dir;
+  RunDir run(dir / "run");
+  put(run, with_discovery(fake_eval("A", 0.8, 0.7, {{3}}, {{2}}, 2, 0), 0.9, 0.3, 0.01, 0.5));  // PSM only
+  put(run, with_discovery(fake_eval("B", 0.8, 0.7, {{3}}, {{2}}, 2, 0), 0.7, 0.5, 0.01, 0.02));  // both
+  put(run, fake_eval("C", 0.8, 0.7, {{3}}, {{2}}, 2, 0));                                        // no truth
+  Config cfg = default_config();
+  json r = report::aggregate(run, cfg, report::run_subjects(run, cfg));
+  const json& d = r["discovery"];
+  EXPECT_EQ(d["subjects_with_truth"], 2);
+  EXPECT_EQ(d["psm_only"], 1);
+  EXPECT_EQ(d["gm_only"], 0);
+  EXPECT_EQ(d["both"], 1);
+  EXPECT_TRUE(d["found"].get<bool>());
+  EXPECT_NEAR(d["mean_detection"]["psm"]["mean"].get<double>(), 0.8, 1e-12);
+  const std::string top = r["verdict"]["lines"][0];
+  EXPECT_NE(top.find("PSMs found what GMs missed in this run"), std::string::npos) << top;
+  EXPECT_NE(top.find("1 of 2 subjects"), std::string::npos) << top;
+  std::string md = report::render_markdown(r);
+  EXPECT_NE(md.find("## Discovery (synthetic ground truth)"), std::string::npos);
+  EXPECT_NE(md.find("| A | wink | 30 (30.0%)"), std::string::npos) << md;
+  auto figures = report::draw_figures(r, {}, dir / "fig");
+  EXPECT_TRUE(figures.count("discovery_A") && figures.count("discovery_B"));
+  EXPECT_FALSE(figures.count("discovery_C"));
+  EXPECT_NE(report::render_html(r, figures, {}).find("id=\"fig-discovery_A\""), std::string::npos);
+
+  // The GM alone holding it in more subjects turns the sentence round.
+  put(run, with_discovery(fake_eval("A", 0.8, 0.7, {{3}}, {{2}}, 2, 0), 0.9, 0.3, 0.5, 0.01));
+  r = report::aggregate(run, cfg, report::run_subjects(run, cfg));
+  EXPECT_FALSE(r["discovery"]["found"].get<bool>());
+  EXPECT_NE(r["verdict"]["lines"][0].get<std::string>().find("did NOT find"), std::string::npos);
+  // Without truth files there is no section and no sentence.
+  fs::remove_all(run.subject_dir("A")), fs::remove_all(run.subject_dir("B"));
+  r = report::aggregate(run, cfg, report::run_subjects(run, cfg));
+  EXPECT_TRUE(r["discovery"].is_null());
+}

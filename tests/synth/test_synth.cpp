@@ -183,6 +183,34 @@ TEST(Synth, IdentityVariesBetweenPeopleAndIdiosyncrasyIsUnlabelled) {
   }
 }
 
+// truth/<id>.csv carries the idiosyncrasy per frame (kind and 0..5 intensity, as the plan says);
+// the label files stay as they were.
+TEST(Synth, TruthFileHoldsTheIdiosyncrasyPerFrame) {
+  ScratchDir dir;
+  synthesize_cohort(small_cohort(dir.path(), 2, 200));
+  for (int i = 0; i < 2; ++i) {
+    Subject s = make_subject(1, i);
+    std::vector<int> expected = plan_idiosyncrasy(plan_subject(s, 200, 20, 1));
+    std::ifstream in(dir / "truth" / (s.id + ".csv"));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "frame,face_x,face_y,face_w,face_h,in_frame,occluded,idiosyncrasy,idio_intensity,idio_strength");
+    std::vector<int> got;
+    while (std::getline(in, line)) {
+      std::vector<std::string> cells;
+      std::stringstream cs(line);
+      for (std::string c; std::getline(cs, c, ',');) cells.push_back(c);
+      ASSERT_EQ(cells.size(), 10u) << line;
+      EXPECT_EQ(cells[7], idiosyncrasy_name(s.idiosyncrasy));
+      got.push_back(std::stoi(cells[8]));
+      EXPECT_EQ(got.back(), std::clamp(static_cast<int>(std::lround(5 * std::stod(cells[9]))), 0, 5)) << line;
+    }
+    EXPECT_EQ(got, expected) << s.id;
+    EXPECT_GT(std::count_if(got.begin(), got.end(), [](int v) { return v >= 2; }), 10) << s.id;
+    EXPECT_GT(std::count(got.begin(), got.end(), 0), 50) << s.id;
+  }
+}
+
 TEST(Synth, EveryPersonHasActiveAusNeutralFramesAndHardFrames) {
   for (int i = 0; i < 6; ++i) {
     Subject s = make_subject(1, i);

@@ -22,6 +22,7 @@ struct SubjectSpec {
   std::string id;
   fs::path input;   // video file or folder of frame images
   fs::path labels;  // DISFA label folder, or CSV file; empty = no labels
+  fs::path truth;   // psmflow synth's truth/<id>.csv (idiosyncrasy per frame); empty = none
   int line = 0;     // where it was declared, for messages
 };
 

@@ -3,6 +3,7 @@
 // untrained network), DBSCAN cluster counts over the grid for PSM and GM, and the chosen setting's
 // clusters with AU profiles and novel flags. The result is the JSON of subjects/<id>/eval.json.
 #pragma once
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,12 +32,20 @@ struct SubjectData {
   std::vector<std::vector<int>> intensity;  // [AU][frame]; -1 = unlabelled
   std::map<std::string, Matrix> embeddings; // tag -> frames x dims, rows aligned with intensity
   Matrix pixels;                            // frames x (crop*crop*3) in [0,1]; no rows = absent
+  // Synthetic ground truth ([data] truth): the idiosyncrasy's kind and 0..5 intensity per row;
+  // empty = none, and eval.json has no "discovery" section.
+  std::string idiosyncrasy;
+  std::vector<int> idio_intensity;
   int frames() const { return intensity.empty() ? 0 : static_cast<int>(intensity[0].size()); }
 };
 
 // Reads frames.h5 and embeddings.h5 of one subject (embedding "code" or "feature"), keeping the
-// frames every model embedded. Throws StageError naming the file and reason.
-SubjectData load_subject(const RunDir& run, const std::string& id, const std::string& embedding);
+// frames every model embedded, and with a truth file its idiosyncrasy per kept frame. Throws
+// StageError naming the file and reason.
+SubjectData load_subject(const RunDir& run, const std::string& id, const std::string& embedding,
+                         const std::filesystem::path& truth = {});
+// The truth file a config names for a subject ([data] truth); empty when none.
+std::filesystem::path truth_file(const Config& cfg, const std::string& id);
 
 // Presence per frame: 1 when intensity >= threshold, 0 below, -1 unlabelled.
 std::vector<int> presence(const std::vector<int>& intensity, double threshold);

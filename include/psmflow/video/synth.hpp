@@ -7,7 +7,7 @@
 //   plan_subject()      per-frame state: AU intensities, blinks, idiosyncrasy, pose, light, events
 //   render_face()       one face on the canonical canvas (no pose, light or noise)
 //   render_frame()      a full video frame: background, posed face, light, occluder, noise
-//   synthesize_cohort() writes DIR/videos, DIR/labels, DIR/truth and DIR/cohort.json
+//   synthesize_cohort() writes DIR/videos, DIR/labels, DIR/truth (idiosyncrasy included) and DIR/cohort.json
 #pragma once
 #include <opencv2/core.hpp>
 
@@ -122,6 +122,8 @@ struct SubjectPlan {
 SubjectPlan plan_subject(const Subject& s, int frames, double fps, std::uint64_t seed);
 // DISFA labels from a plan: labels[au index][frame] in 0..5.
 std::vector<std::vector<int>> plan_labels(const SubjectPlan& plan);
+// Ground truth of the idiosyncrasy per frame on the labels' 0..5 scale: round(5 * idio).
+std::vector<int> plan_idiosyncrasy(const SubjectPlan& plan);
 
 // The face on the canonical canvas (BGR, kCanvasWidth x kCanvasHeight) and its alpha mask.
 struct FaceImage {
@@ -141,6 +143,11 @@ struct FrameTruth {
 };
 cv::Mat render_frame(const Subject& s, const FrameState& st, cv::Size size, bool noise = true,
                      FrameTruth* truth = nullptr);
+
+// The header of truth/<id>.csv, also recorded in cohort.json as "truth_columns" so that a
+// cohort written before a column was added is recognised as stale.
+inline constexpr const char* kTruthColumns =
+    "frame,face_x,face_y,face_w,face_h,in_frame,occluded,idiosyncrasy,idio_intensity,idio_strength";
 
 struct SynthOptions {
   fs::path out;
