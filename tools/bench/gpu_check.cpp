@@ -8,6 +8,7 @@
 //                equals the uninterrupted one (CPU and CUDA generator states restored)
 //   data_path    img/s of steps fed from uint8 frames in memory (convert, normalise, copy)
 // Usage: gpu_check DEVICE(cpu|cuda) PRESET PAIRS(comma list) STEPS THREADS
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -291,6 +292,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s cpu|cuda PRESET PAIRS[,PAIRS...] STEPS THREADS\n", argv[0]);
     return 2;
   }
+  spdlog::set_level(spdlog::level::err);  // stdout carries the JSON only
   Setup s;
   const std::string device = argv[1];
   if (device == "cuda" && !torch::cuda::is_available()) {
