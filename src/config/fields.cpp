@@ -35,8 +35,8 @@ const Fields<TrainSection>& train_fields() {
   using T = TrainSection;
   static const Fields<T> f = {F(T, mode),       F(T, epochs),         F(T, batch),          F(T, lr_epochs),
                               F(T, lr_values),  F(T, beta1),          F(T, beta2),          F(T, neutral_weight),
-                              F(T, checkpoint_every), F(T, sample_every), F(T, augment),   F(T, init),
-                              F(T, enabled)};
+                              F(T, checkpoint_every), F(T, sample_every), F(T, augment),   F(T, precision),
+                              F(T, init),       F(T, enabled)};
   return f;
 }
 

@@ -117,6 +117,7 @@ void check_train(const Checker& c, const TrainSection& t, const std::string& nam
             "one value (constant) or two (linear ramp from..to)");
   c.require(t.checkpoint_every >= 1, key("checkpoint_every"), "must be >= 1");
   c.require(t.sample_every >= 0, key("sample_every"), "must be >= 0 (0 = no sample images)");
+  c.one_of(t.precision, {"fp32", "bf16"}, key("precision"));
   c.file_exists(t.init, key("init"), check_files);
 }
 

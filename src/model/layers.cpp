@@ -1,5 +1,7 @@
 #include "psmflow/model/layers.hpp"
 
+#include "psmflow/model/precision.hpp"
+
 namespace psmflow::model {
 namespace F = torch::nn::functional;
 
@@ -72,16 +74,20 @@ torch::Tensor identity_grid(int64_t n, int64_t h, int64_t w, const torch::Tensor
   return grid.unsqueeze(0).expand({n, h, w, 2});
 }
 
-torch::Tensor sample(const torch::Tensor& x, const torch::Tensor& flow) {
+// Sampling runs in float32 also under bf16 autocast: bf16 grid coordinates near ±1 are 1/256
+// apart, a quarter of a pixel at 64 px, and grid_sample is memory-bound anyway.
+torch::Tensor sample(const torch::Tensor& x_in, const torch::Tensor& flow_in) {
+  Fp32Region fp32;
+  auto x = as_fp32(x_in), flow = as_fp32(flow_in);
   auto grid = identity_grid(x.size(0), x.size(2), x.size(3), x.options()) + flow.permute({0, 2, 3, 1});
   return F::grid_sample(
       x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(true));
 }
 
 torch::Tensor warp(const torch::Tensor& x, const torch::Tensor& flow, bool clamp) {
-  auto f = flow;
-  if (flow.size(2) != x.size(2) || flow.size(3) != x.size(3)) {
-    f = F::interpolate(flow, F::InterpolateFuncOptions()
+  auto f = as_fp32(flow);  // upsampled and sampled in float32, see sample()
+  if (f.size(2) != x.size(2) || f.size(3) != x.size(3)) {
+    f = F::interpolate(f, F::InterpolateFuncOptions()
                                  .size(std::vector<int64_t>{x.size(2), x.size(3)})
                                  .mode(torch::kBilinear)
                                  .align_corners(true));

@@ -1,10 +1,19 @@
 #include "psmflow/model/loss.hpp"
 
+#include "psmflow/model/precision.hpp"
+
 namespace psmflow::model {
 
-torch::Tensor l1(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().mean(); }
+// Every term reduces in float32, also under bf16 autocast (precision.hpp): a bf16 mean over a
+// batch keeps 3 significant digits, and the SSIM statistics and Gram products lose more.
+torch::Tensor l1(const torch::Tensor& a, const torch::Tensor& b) {
+  Fp32Region fp32;
+  return (as_fp32(a) - as_fp32(b)).abs().mean();
+}
 
-torch::Tensor gram(const torch::Tensor& features) {
+torch::Tensor gram(const torch::Tensor& features_in) {
+  Fp32Region fp32;
+  auto features = as_fp32(features_in);
   const auto n = features.size(0), c = features.size(1), hw = features.size(2) * features.size(3);
   // Position-major rows [n, hw, c] are a free view of channels-last activations (the model's
   // layout); [n, c, hw] would copy every feature map forward and backward.
@@ -33,7 +42,9 @@ torch::Tensor gaussian_window(const torch::TensorOptions& options) {
 }
 }  // namespace
 
-torch::Tensor ssim(const torch::Tensor& x, const torch::Tensor& y) {
+torch::Tensor ssim(const torch::Tensor& x_in, const torch::Tensor& y_in) {
+  Fp32Region fp32;
+  auto x = as_fp32(x_in), y = as_fp32(y_in);
   const auto c = x.size(1);
   // One grouped convolution for the five local statistics (same maths as five separate ones).
   auto stacked = torch::cat({x, y, x * x, y * y, x * y}, 1);
@@ -47,7 +58,9 @@ torch::Tensor ssim(const torch::Tensor& x, const torch::Tensor& y) {
   return (num / den).mean();
 }
 
-torch::Tensor sym(const torch::Tensor& z) {
+torch::Tensor sym(const torch::Tensor& z_in) {
+  Fp32Region fp32;
+  auto z = as_fp32(z_in);
   const auto half = z.size(3) / 2;
   return (z.slice(3, 0, half) - z.slice(3, z.size(3) - half).flip({3})).abs().mean();
 }

@@ -110,9 +110,10 @@ StemFeatures GeneratorImpl::stem(const torch::Tensor& x) {
   return {feat2, feat};
 }
 
+// The noise is drawn in float32 at every precision, so fp32 and bf16 runs see the same stream.
 torch::Tensor GeneratorImpl::noised(const torch::Tensor& warped, const torch::Tensor& feat, nn::Sequential& encoder) {
   auto gap = feat.mean({2, 3}, true);
-  auto in = noise_ ? torch::randn(feat.sizes(), feat.options()) + gap : gap.expand(feat.sizes());
+  auto in = noise_ ? torch::randn(feat.sizes(), feat.options().dtype(torch::kFloat)) + gap : gap.expand(feat.sizes());
   return warped + encoder->forward(in);
 }
 

@@ -2,6 +2,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 
 #include "psmflow/core/error.hpp"
@@ -67,6 +69,14 @@ torch::Device device_of(torch::nn::Module& m) {
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
 
+// The generator noise of a model on a GPU comes from that GPU's generator, so its state is saved
+// beside the CPU one (through ATen's device-generic accessor: the code builds without CUDA too).
+torch::Tensor cuda_generator_state(const torch::Device& device) {
+  auto gen = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
 void write_state(torch::serialize::OutputArchive& ar, const TrainState& s) {
   ar.write("psmflow/format", c10::IValue(kCheckpointFormat));
   ar.write("state/epoch", c10::IValue(static_cast<std::int64_t>(s.epoch)));
@@ -79,6 +89,7 @@ void write_state(torch::serialize::OutputArchive& ar, const TrainState& s) {
   ar.write("state/partial_count", c10::IValue(static_cast<std::int64_t>(s.partial_sums.size())));
   ar.write("state/partial_seconds", c10::IValue(s.partial_seconds));
   ar.write("state/generator", s.generator_state.defined() ? s.generator_state : cpu_generator_state());
+  if (s.cuda_generator_state.defined()) ar.write("state/cuda_generator", s.cuda_generator_state);
 }
 
 TrainState read_state(torch::serialize::InputArchive& ar, const std::filesystem::path& file) {
@@ -104,6 +115,8 @@ TrainState read_state(torch::serialize::InputArchive& ar, const std::filesystem:
   ar.read("state/partial_seconds", v);
   s.partial_seconds = v.toDouble();
   ar.read("state/generator", s.generator_state);
+  torch::Tensor cuda_state;
+  if (ar.try_read("state/cuda_generator", cuda_state)) s.cuda_generator_state = cuda_state;
   return s;
 }
 
@@ -139,7 +152,11 @@ void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model
     opt->save(opt_ar);
     ar.write("optimizer", opt_ar);
   }
-  write_state(ar, state);
+  TrainState with_gpu = state;
+  const torch::Device device = device_of(model);
+  if (device.is_cuda() && !with_gpu.cuda_generator_state.defined())
+    with_gpu.cuda_generator_state = cuda_generator_state(device);
+  write_state(ar, with_gpu);
   // Serialised in memory and written by psmflow: LibTorch's own file writer aborts the process
   // (an exception out of a destructor) when the disk fills, and its message has no OS reason.
   std::string bytes;
@@ -204,8 +221,17 @@ TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module&
   return s;
 }
 
-void restore_generator(const TrainState& s) {
+void restore_generator(const TrainState& s, const torch::Device& device) {
   if (s.generator_state.defined()) set_cpu_generator_state(s.generator_state);
+  if (!device.is_cuda()) return;
+  if (!s.cuda_generator_state.defined()) {
+    spdlog::warn("checkpoint holds no CUDA generator state: the GPU noise after resume differs from an "
+                 "uninterrupted run");
+    return;
+  }
+  auto gen = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(s.cuda_generator_state);
 }
 
 bool is_psmflow_checkpoint(const std::filesystem::path& file) {

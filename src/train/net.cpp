@@ -51,7 +51,10 @@ torch::Device choose_device(const std::string& device, int local_rank) {
   return torch::kCPU;
 #else
   (void)local_rank;
-  if (device == "cuda") throw UsageError("device = cuda but this psmflow was built without CUDA (-DPSMFLOW_USE_CUDA=ON)");
+  if (device == "cuda")
+    throw UsageError(
+        "device = cuda but this psmflow is a CPU build: rebuild it against a CUDA LibTorch with "
+        "-DPSMFLOW_USE_CUDA=ON (README.md, \"GPU builds\")");
   return torch::kCPU;
 #endif
 }

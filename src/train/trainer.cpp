@@ -15,6 +15,7 @@
 
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/fs.hpp"
+#include "psmflow/model/precision.hpp"
 #include "psmflow/train/cpu_cache.hpp"
 #include "psmflow/train/loader.hpp"
 #include "psmflow/train/schedule.hpp"
@@ -77,6 +78,11 @@ Trainer::Trainer(TrainableNet& net, const FrameStore& frames, const PairSampler&
     : net_(net), frames_(frames), pairs_(pairs), opt_(std::move(opt)), sync_(sync) {
   check_schedule(opt_.section);
   use_cpu_block_cache();
+  precision_ = model::precision_by_name(opt_.section.precision);
+  if (precision_ == model::Precision::bf16 && !opt_.device.is_cuda() && !model::cpu_has_native_bf16())
+    spdlog::warn("{}: precision = bf16 on a CPU without native bf16 (no avx512_bf16 or amx_bf16): it runs, "
+                 "emulated and slower than fp32; set precision = \"fp32\" on this machine",
+                 opt_.label);
   params_ = net_.trainable_parameters();
   if (params_.empty()) throw StageError("trainer: the network has no trainable parameters");
   auto options = torch::optim::AdamOptions(lr_for_epoch(opt_.section, 1))
@@ -152,8 +158,9 @@ bool Trainer::resume(TrainState& state) {
 
 void Trainer::resume_from(const std::filesystem::path& file, TrainState& state) {
   state = load_checkpoint(file, net_.module(), adam_.get());
-  restore_generator(state);
-  state.generator_state = torch::Tensor();  // later saves take the generator as it is then
+  restore_generator(state, opt_.device);
+  state.generator_state = torch::Tensor();  // later saves take the generators as they are then
+  state.cuda_generator_state = torch::Tensor();
   // Rows written after the checkpoint belong to epochs that will run again.
   std::ifstream in(losses_csv());
   std::string line;
@@ -220,7 +227,11 @@ void Trainer::run_epoch(int epoch, std::int64_t first_step, TrainState& state, T
     auto x0 = batch->x0.to(opt_.device);
     auto x1 = batch->x1.to(opt_.device);
     model::drop_gradients(params_);
-    model::LossTerms terms = net_.loss(x0, x1, w);
+    model::LossTerms terms;
+    {
+      model::PrecisionScope mixed(precision_, opt_.device);  // the forward pass only
+      terms = net_.loss(x0, x1, w);
+    }
     terms.total.backward();
     if (sync_) sync_->allreduce_gradients(params_);
     const double values[kTerms] = {value_of(terms.total), value_of(terms.pixel), value_of(terms.perc),

@@ -1,8 +1,9 @@
 // Throughput of one PSM training step (tools/bench/train runs it beside the PyTorch reference).
-// bench_train_step PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer]
+// bench_train_step PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16]
 // PSMFLOW_BENCH_PROFILE=trace.json also writes a profile of one step (chrome trace format).
 //   step mode: the step on fixed random inputs, as shared/bench/ref_psm_step.py times it;
 //   --trainer: the whole loop (loader thread, augmentation of uint8 frames, Adam) for STEPS steps.
+//   --bf16: precision = "bf16" (model/precision.hpp) instead of fp32.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <string>
 
+#include "psmflow/model/precision.hpp"
 #include "psmflow/train/cpu_cache.hpp"
 #include "psmflow/train/sampler.hpp"
 #include "psmflow/train/trainer.hpp"
@@ -35,12 +37,17 @@ model::FaceCycle make_net(const std::string& preset, const std::string& vgg) {
   return net;
 }
 
-double time_steps(model::FaceCycle& net, int pairs, int steps) {
+double time_steps(model::FaceCycle& net, int pairs, int steps, model::Precision precision) {
   torch::optim::Adam opt(net->trainable_parameters(), torch::optim::AdamOptions(8e-5).betas({0.5, 0.999}));
   auto x0 = torch::randn({pairs, 3, 64, 64}), x1 = torch::randn({pairs, 3, 64, 64});
   auto step = [&] {
     model::drop_gradients(net->trainable_parameters());
-    net->loss(x0, x1, 1.0).total.backward();
+    torch::Tensor total;
+    {
+      model::PrecisionScope mixed(precision, torch::kCPU);
+      total = net->loss(x0, x1, 1.0).total;
+    }
+    total.backward();
     opt.step();
   };
   step();  // warm-up, like the reference
@@ -53,7 +60,7 @@ double time_steps(model::FaceCycle& net, int pairs, int steps) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
 }
 
-double time_trainer(model::FaceCycle net, int pairs, int steps) {
+double time_trainer(model::FaceCycle net, int pairs, int steps, model::Precision precision) {
   auto frames = test::synthetic_frames(2 * pairs * steps);
   train::PsmSampler sampler(frames.size(), 1);
   train::FaceCycleNet adapter(std::move(net));
@@ -63,6 +70,7 @@ double time_trainer(model::FaceCycle net, int pairs, int steps) {
   opt.section.batch = pairs;
   opt.section.checkpoint_every = 0;
   opt.section.sample_every = 0;
+  opt.section.precision = model::precision_name(precision);
   opt.out_dir = dir.path();
   opt.label = "bench";
   train::Trainer trainer(adapter, frames, sampler, opt);
@@ -82,17 +90,21 @@ int main(int argc, char** argv) {
   const int pairs = std::stoi(argv[2]), threads = std::stoi(argv[3]), steps = std::stoi(argv[4]);
   std::string vgg;
   bool trainer = false;
+  model::Precision precision = model::Precision::fp32;
   for (int i = 5; i < argc; ++i) {
     if (std::strcmp(argv[i], "--trainer") == 0) trainer = true;
+    else if (std::strcmp(argv[i], "--bf16") == 0) precision = model::Precision::bf16;
     else vgg = argv[i];
   }
   torch::set_num_threads(threads);
   psmflow::train::use_cpu_block_cache();  // as psmflow train does
   spdlog::set_level(spdlog::level::warn);
   auto net = make_net(preset, vgg);
-  const double dt = trainer ? time_trainer(std::move(net), pairs, steps) : time_steps(net, pairs, steps);
-  std::printf("psmflow %s: preset %s batch %d pairs, %d threads, perceptual %s: %.0f ms/step, %.2f img/s, peak RSS %.0f MB\n",
-              trainer ? "trainer" : "step", preset.c_str(), pairs, threads, vgg.empty() ? "off" : "on", dt * 1000,
-              2 * pairs / dt, peak_rss_mb());
+  const double dt =
+      trainer ? time_trainer(std::move(net), pairs, steps, precision) : time_steps(net, pairs, steps, precision);
+  std::printf("psmflow %s: preset %s batch %d pairs, %d threads, perceptual %s, %s: %.0f ms/step, %.2f img/s, peak RSS "
+              "%.0f MB\n",
+              trainer ? "trainer" : "step", preset.c_str(), pairs, threads, vgg.empty() ? "off" : "on",
+              model::precision_name(precision), dt * 1000, 2 * pairs / dt, peak_rss_mb());
   return 0;
 }

@@ -25,14 +25,16 @@ struct RunFiles {
   std::filesystem::path dir, config;
 };
 
-RunFiles make_run(const test::ScratchDir& scratch, const std::string& name, int epochs) {
+RunFiles make_run(const test::ScratchDir& scratch, const std::string& name, int epochs,
+                  const std::string& precision = "fp32") {
   RunFiles r{scratch / name, scratch / (name + ".toml")};
   test::write_text(scratch / "video.avi", "placeholder");
   test::write_text(r.config, "[run]\nseed = 3\nthreads = 1\ndevice = \"cpu\"\n"
                              "[[data.subject]]\nid = \"S1\"\ninput = \"video.avi\"\n"
                              "[model]\npreset = \"tiny\"\n"
                              "[train.psm]\nepochs = " + std::to_string(epochs) +
-                             "\nbatch = 2\nlr_epochs = [1]\nlr_values = [2e-4]\ncheckpoint_every = 1\nsample_every = 2\n");
+                             "\nbatch = 2\nlr_epochs = [1]\nlr_values = [2e-4]\ncheckpoint_every = 1\nsample_every = 2\n"
+                             "precision = \"" + precision + "\"\n");
   test::write_frames_h5(r.dir / "subjects/S1/frames.h5", kFrames, 10);
   return r;
 }
@@ -142,6 +144,37 @@ TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
     ASSERT_EQ(rec->outputs.count(file), 1u) << st;
     EXPECT_EQ(rec->outputs.at(file).sha256, sha256_file(a.dir / file));
   }
+}
+
+// bf16 mixed precision resumes exactly as fp32 does, and trains a different (rounded) sequence.
+TEST(TrainCli, Bf16KillResumeReproducesTheUninterruptedLosses) {
+  REQUIRE_MODEL();
+  test::ScratchDir scratch;
+  const int epochs = 4;
+  RunFiles a = make_run(scratch, "a", epochs, "bf16"), b = make_run(scratch, "b", epochs, "bf16");
+  RunFiles f = make_run(scratch, "f", epochs, "fp32");
+  auto done = test::run_psmflow(join(train_args(a)));
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+  auto expected = test::loss_columns(a.dir / "subjects/S1/psm/losses.csv");
+  ASSERT_EQ(expected.size(), static_cast<std::size_t>(epochs + 1));
+  {
+    test::Child child(train_args(b), scratch / "b.log");
+    // After epoch 2's row, epoch 1's checkpoint exists whatever the kill interrupts.
+    ASSERT_TRUE(wait_rows(child, b, 2)) << test::run_shell("cat " + shell_quote((scratch / "b.log").string())).output;
+    child.signal(SIGKILL);
+    EXPECT_EQ(child.wait(), 128 + SIGKILL);
+  }
+  auto again = test::run_psmflow(join(train_args(b)));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("resuming from"), std::string::npos) << again.output;
+  EXPECT_EQ(test::loss_columns(b.dir / "subjects/S1/psm/losses.csv"), expected);
+
+  ASSERT_EQ(test::run_psmflow(join(train_args(f))).exit_code, 0);
+  auto fp32 = test::loss_columns(f.dir / "subjects/S1/psm/losses.csv");
+  auto total = [](const std::string& row) { return std::stod(row.substr(row.find(',') + 1)); };
+  ASSERT_EQ(fp32.size(), expected.size());
+  EXPECT_NE(fp32[1], expected[1]);  // bf16 did run: its first epoch's losses differ from fp32's
+  EXPECT_NEAR(total(expected[1]), total(fp32[1]), 0.03 * total(fp32[1]));
 }
 
 TEST(TrainCli, TransferLearningStartsFromAnotherCheckpoint) {

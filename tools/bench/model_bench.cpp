@@ -1,6 +1,7 @@
 // One FaceCycle training step (loss, backward, Adam) timed per preset, and where the time goes:
 // the same sub-networks timed alone at the step's batch sizes.
 // Usage: model_bench PRESET [pairs=16] [threads=2] [steps=3] [vgg=none|random] [breakdown=1|0]
+//                    [precision=fp32|bf16]
 #include <sys/resource.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "psmflow/model/facecycle.hpp"
+#include "psmflow/model/precision.hpp"
 #include "psmflow/train/cpu_cache.hpp"
 
 using namespace psmflow::model;
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   const int steps = argc > 4 ? std::atoi(argv[4]) : 3;
   const std::string vgg = argc > 5 ? argv[5] : "none";
   const bool breakdown = argc > 6 ? std::atoi(argv[6]) != 0 : true;
+  const Precision precision = precision_by_name(argc > 7 ? argv[7] : "fp32");
   torch::set_num_threads(threads);
   // As in psmflow train; PSMFLOW_BENCH_NO_CACHE=1 times LibTorch's default allocator instead.
   if (std::getenv("PSMFLOW_BENCH_NO_CACHE") == nullptr) psmflow::train::use_cpu_block_cache();
@@ -79,22 +82,27 @@ int main(int argc, char** argv) {
   auto x = torch::cat({x0, x1});
   const int n = 2 * pairs;
 
-  const double step = ms_per_call(steps, [&] {
+  auto train_step = [&] {  // as the trainer does it: the forward pass in the chosen precision
     drop_gradients(net->trainable_parameters());
-    net->loss(x0, x1, 1.0).total.backward();
+    torch::Tensor total;
+    {
+      PrecisionScope mixed(precision, torch::kCPU);
+      total = net->loss(x0, x1, 1.0).total;
+    }
+    total.backward();
     opt.step();
-  });
+  };
+  const double step = ms_per_call(steps, train_step);
   if (const char* trace = std::getenv("PSMFLOW_PROFILE")) {  // chrome trace of one step
     torch::autograd::profiler::RecordProfile guard(trace);
-    drop_gradients(net->trainable_parameters());
-    net->loss(x0, x1, 1.0).total.backward();
-    opt.step();
+    train_step();
   }
   const double step_cpu = last_cpu_ms;
   std::printf(
-      "psmflow step: preset %s, batch %d pairs, %d threads, perceptual %s: %.0f ms/step, %.2f img/s, "
+      "psmflow step: preset %s, batch %d pairs, %d threads, perceptual %s, %s: %.0f ms/step, %.2f img/s, "
       "CPU %.0f ms/step\n",
-      preset.c_str(), pairs, threads, net->has_perceptual() ? "on" : "off", step, n / (step / 1000), step_cpu);
+      preset.c_str(), pairs, threads, net->has_perceptual() ? "on" : "off", precision_name(precision), step,
+      n / (step / 1000), step_cpu);
   if (!breakdown) return 0;
   const double fwd = ms_per_call(steps, [&] { net->loss(x0, x1, 1.0); });
   std::printf("  loss forward alone %.0f ms (CPU %.0f ms)\n", fwd, last_cpu_ms);

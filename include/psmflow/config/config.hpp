@@ -66,6 +66,7 @@ struct TrainSection {
   int checkpoint_every = 10;
   int sample_every = 10;
   bool augment = true;
+  std::string precision = "fp32";  // fp32 | bf16 (bf16 compute, fp32 weights and loss reductions)
   fs::path init;  // start from this checkpoint (psmflow or PyTorch); empty = from scratch
   bool enabled = true;
 };

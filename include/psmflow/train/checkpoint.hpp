@@ -6,7 +6,8 @@
 //   optimizer/...    Adam state (step, moments)
 //   state/...        epoch (last epoch whose steps are all done, or the current one when step > 0),
 //                    step (steps done in the current epoch), seed, config_hash, sampler, the loss
-//                    sums of the unfinished epoch, and the torch CPU generator state
+//                    sums of the unfinished epoch, the torch CPU generator state and, for a
+//                    model on a GPU, that GPU's generator state (state/cuda_generator)
 //   psmflow/format   "psmflow-checkpoint-1"
 #pragma once
 #include <torch/torch.h>
@@ -28,7 +29,8 @@ struct TrainState {
   std::string sampler;
   std::vector<double> partial_sums;  // loss-term sums over the steps done in the epoch in progress
   double partial_seconds = 0;
-  torch::Tensor generator_state;  // torch CPU generator
+  torch::Tensor generator_state;       // torch CPU generator
+  torch::Tensor cuda_generator_state;  // the model's GPU generator; undefined for a CPU model
 };
 
 // Throws StageError naming the file and the OS's reason when the write fails (disk full); the
@@ -41,8 +43,9 @@ std::optional<std::string> checkpoint_damage(const std::filesystem::path& file);
 std::optional<TrainState> read_train_state(const std::filesystem::path& file);
 // Loads model (and optimiser, when given) from a psmflow checkpoint; throws naming the file.
 TrainState load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model, torch::optim::Optimizer* opt);
-// Sets the torch CPU generator to the checkpoint's state (exact resume of the generator's noise).
-void restore_generator(const TrainState& state);
+// Sets the torch CPU generator and, when `device` is a GPU, its generator to the checkpoint's
+// states (exact resume of the generator's noise).
+void restore_generator(const TrainState& state, const torch::Device& device = torch::kCPU);
 // True when the file is a psmflow checkpoint (not a PyTorch file).
 bool is_psmflow_checkpoint(const std::filesystem::path& file);
 

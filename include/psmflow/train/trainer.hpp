@@ -11,7 +11,8 @@
 //
 //   Trainer(net, frames, pairs, opt, sync).run() -> TrainResult
 //
-// One Adam step (betas from the config) per batch of pairs; LR and neutral weight set per 1-based
+// One Adam step (betas from the config) per batch of pairs, its forward pass in the section's
+// precision (model/precision.hpp); LR and neutral weight set per 1-based
 // epoch. Files in opt.out_dir: latest.pt (full state, every checkpoint_every epochs and on a stop
 // request), ckpt-e<E>.pt (full state, same epochs, kept), final.pt (model, at the end),
 // losses.csv (one row per epoch: means of every loss term, lr, neutral weight, seconds, images/s),
@@ -30,6 +31,7 @@
 
 #include "psmflow/config/config.hpp"
 #include "psmflow/collectives/grad_sync.hpp"
+#include "psmflow/model/precision.hpp"
 #include "psmflow/train/checkpoint.hpp"
 #include "psmflow/train/frames.hpp"
 #include "psmflow/train/net.hpp"
@@ -90,6 +92,7 @@ class Trainer {
   const PairSampler& pairs_;
   TrainOptions opt_;
   collectives::GradSync* sync_;
+  model::Precision precision_ = model::Precision::fp32;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Adam> adam_;
   std::vector<std::string> loss_rows_;  // losses.csv data lines, in epoch order

@@ -1,0 +1,22 @@
+# -DPSMFLOW_TORCH_ONLY=ON: only what needs LibTorch, for a bare GPU machine (tools/gpu-check):
+# the model, checkpoints and the device check tools/bench/gpu_check.cpp. LibTorch comes from
+# CMAKE_PREFIX_PATH (the Python wheel's torch.utils.cmake_prefix_path, or Debian's here); the
+# header-only spdlog, fmt and nlohmann-json from .gpu-deps/ (tools/gpu-check --prepare), else
+# from the system.
+find_package(Torch REQUIRED)
+set(PSMFLOW_DEPS_INCLUDE "${CMAKE_SOURCE_DIR}/.gpu-deps/usr/include" CACHE PATH "header-only dependencies")
+set(model_sources preset.cpp layers.cpp loss.cpp networks.cpp facecycle.cpp torch_pickle.cpp interop.cpp precision.cpp)
+list(TRANSFORM model_sources PREPEND ${CMAKE_SOURCE_DIR}/src/model/)
+add_executable(gpu_check ${CMAKE_SOURCE_DIR}/tools/bench/gpu_check.cpp ${model_sources}
+  ${CMAKE_SOURCE_DIR}/src/train/checkpoint.cpp ${CMAKE_SOURCE_DIR}/src/core/fs.cpp)
+target_include_directories(gpu_check PRIVATE ${CMAKE_SOURCE_DIR}/include)
+if(EXISTS ${PSMFLOW_DEPS_INCLUDE})
+  target_include_directories(gpu_check BEFORE PRIVATE ${PSMFLOW_DEPS_INCLUDE})
+endif()
+target_compile_definitions(gpu_check PRIVATE FMT_HEADER_ONLY)  # spdlog is header-only by default
+target_link_libraries(gpu_check PRIVATE ${TORCH_LIBRARIES})
+target_compile_options(gpu_check PRIVATE -Wall -Wextra)
+if(PSMFLOW_USE_CUDA)
+  target_compile_definitions(gpu_check PRIVATE PSMFLOW_USE_CUDA=1)
+endif()
+message(STATUS "psmflow: LibTorch-only build (gpu_check), LibTorch ${Torch_VERSION}, CUDA ${PSMFLOW_USE_CUDA}")
