@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "detect_dlib.hpp"
 #include "psmflow/core/error.hpp"
 
 namespace psmflow::video {
@@ -150,8 +151,9 @@ fs::path default_cascade(const std::string& detector) {
 
 std::unique_ptr<FaceDetector> make_detector(const PreprocessSection& p) {
   if (p.detector == "dnn") return std::make_unique<DnnDetector>(p.dnn_model);
+  if (p.detector == "dlib") return make_dlib_detector();
   if (p.detector != "haar" && p.detector != "lbp")
-    throw UsageError("preprocess.detector: unknown detector '" + p.detector + "' (haar, lbp, dnn)");
+    throw UsageError("preprocess.detector: unknown detector '" + p.detector + "' (haar, lbp, dnn, dlib)");
   return std::make_unique<CascadeDetector>(p.cascade.empty() ? default_cascade(p.detector) : p.cascade, p.detector);
 }
 

@@ -1,5 +1,6 @@
 // Face detectors behind one interface (STYLE.md 1): OpenCV cascades (Haar, LBP) from Debian's
-// opencv-data, and OpenCV's DNN detector (FaceDetectorYN, a YuNet .onnx file the user gives).
+// opencv-data, OpenCV's DNN detector (FaceDetectorYN, a YuNet .onnx file the user gives), and
+// dlib's HOG frontal face detector (libdlib-dev).
 #pragma once
 #include <opencv2/core.hpp>
 #include <opencv2/objdetect.hpp>
