@@ -46,7 +46,7 @@ struct FramesWriter::Impl {
   std::vector<float> bbox;
   std::vector<std::uint8_t> detected;
   std::map<int, std::vector<std::int8_t>> labels;
-  std::vector<float> landmarks, confidence;
+  std::vector<float> landmarks, confidence, fit;
   bool closed = false;
 
   void flush() {
@@ -111,9 +111,10 @@ void FramesWriter::append(const std::uint8_t* rgb, std::int64_t frame_index, dou
 
 void FramesWriter::set_labels(const std::map<int, std::vector<std::int8_t>>& au) { impl_->labels = au; }
 
-void FramesWriter::set_landmarks(std::vector<float> xy, std::vector<float> confidence) {
+void FramesWriter::set_landmarks(std::vector<float> xy, std::vector<float> confidence, std::vector<float> fit) {
   impl_->landmarks = std::move(xy);
   impl_->confidence = std::move(confidence);
+  impl_->fit = std::move(fit);
 }
 
 void FramesWriter::close() {
@@ -127,12 +128,13 @@ void FramesWriter::close() {
   h5::write_dataset(m.file, "bbox", H5T_NATIVE_FLOAT, {n, 4}, m.bbox.data(), p);
   h5::write_dataset(m.file, "detected", H5T_NATIVE_UINT8, {n}, m.detected.data(), p);
   if (!m.confidence.empty() || !m.landmarks.empty()) {
-    if (m.confidence.size() != n || m.landmarks.size() != n * kLandmarkValues)
+    if (m.confidence.size() != n || m.fit.size() != n || m.landmarks.size() != n * kLandmarkValues)
       throw std::invalid_argument(p.string() + ": " + std::to_string(m.landmarks.size() / kLandmarkValues) +
-                                  " landmark sets and " + std::to_string(m.confidence.size()) + " confidences for " +
-                                  std::to_string(n) + " frames");
+                                  " landmark sets, " + std::to_string(m.confidence.size()) + " confidences and " +
+                                  std::to_string(m.fit.size()) + " fits for " + std::to_string(n) + " frames");
     h5::write_dataset(m.file, "landmarks", H5T_NATIVE_FLOAT, {n, 68, 2}, m.landmarks.data(), p);
     h5::write_dataset(m.file, "confidence", H5T_NATIVE_FLOAT, {n}, m.confidence.data(), p);
+    h5::write_dataset(m.file, "landmark_fit", H5T_NATIVE_FLOAT, {n}, m.fit.data(), p);
   }
   for (const auto& [k, v] : m.labels) {
     if (v.size() != n)
@@ -158,7 +160,7 @@ struct FramesReader::Impl {
   std::vector<double> time_s;
   std::vector<std::array<float, 4>> bbox;
   std::vector<std::uint8_t> detected;
-  std::vector<float> landmarks, confidence;
+  std::vector<float> landmarks, confidence, fit;
   std::map<int, std::vector<std::int8_t>> labels;
 
   void expect_length(const std::string& name, std::size_t got) const {
@@ -205,6 +207,8 @@ void FramesReader::Impl::read_arrays() {
     expect_length("confidence", confidence.size());
     h5::read_dataset(file, "landmarks", H5T_NATIVE_FLOAT, landmarks, path);
     expect_length("landmarks", landmarks.size() / kLandmarkValues);
+    h5::read_dataset(file, "landmark_fit", H5T_NATIVE_FLOAT, fit, path);
+    expect_length("landmark_fit", fit.size());
   }
 }
 
@@ -271,6 +275,7 @@ const std::vector<std::uint8_t>& FramesReader::detected() const { return impl_->
 const std::map<int, std::vector<std::int8_t>>& FramesReader::labels() const { return impl_->labels; }
 const std::vector<float>& FramesReader::landmarks() const { return impl_->landmarks; }
 const std::vector<float>& FramesReader::confidence() const { return impl_->confidence; }
+const std::vector<float>& FramesReader::landmark_fit() const { return impl_->fit; }
 
 std::vector<std::uint8_t> FramesReader::usable() const {
   const Impl& m = *impl_;

@@ -38,7 +38,9 @@ class CascadeDetector : public FaceDetector {
     cv::Size max_sz = max_size > 0 ? cv::Size(int(max_size), int(max_size)) : cv::Size();
     cascade_->detectMultiScale(gray_, faces, votes, scale_step, 3, 0, cv::Size(lo, lo), max_sz);
     std::vector<Detection> out;
-    for (std::size_t i = 0; i < faces.size(); ++i) out.push_back({cv::Rect2f(faces[i]), float(votes[i]), std::nullopt});
+    // Votes: how many neighbouring windows found the face; 3 (the minimum kept) gives 0.39, 12 gives 0.86.
+    for (std::size_t i = 0; i < faces.size(); ++i)
+      out.push_back({cv::Rect2f(faces[i]), 1 - std::exp(-votes[i] / 6.f), std::nullopt});
     return out;
   }
   std::string name() const override { return name_; }

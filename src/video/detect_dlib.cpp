@@ -28,7 +28,8 @@ class DlibDetector : public FaceDetector {
       const auto& r = d.rect;
       cv::Rect2f box(float(r.left() / k), float(r.top() / k), float(r.width() / k), float(r.height() / k));
       if (max_size > 0 && box.width > max_size) continue;
-      out.push_back({box, float(d.detection_confidence), std::nullopt});
+      // The HOG detector's margin: 0 at its threshold (0.5 here), 1 and more for clear faces.
+      out.push_back({box, float(1 / (1 + std::exp(-2 * d.detection_confidence))), std::nullopt});
     }
     return out;
   }

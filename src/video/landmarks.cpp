@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <mutex>
 
 #include "psmflow/core/error.hpp"
 
@@ -82,6 +84,16 @@ LandmarkFit LandmarkModel::fit(const cv::Mat& gray, const cv::Rect2f& box) const
   // A fifth of the eye distance off the mean shape is no longer a plausible face.
   out.fit = std::clamp(1.f - shape_residual(impl_->mean_shape, out.points) / 0.2f, 0.f, 1.f);
   return out;
+}
+
+std::shared_ptr<const LandmarkModel> shared_landmark_model(const std::filesystem::path& file) {
+  static std::mutex mu;
+  static std::map<std::filesystem::path, std::shared_ptr<const LandmarkModel>> loaded;
+  const std::filesystem::path path = file.empty() ? kDlibLandmarkModel : file;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& model = loaded[path];
+  if (!model) model = std::make_shared<const LandmarkModel>(path);
+  return model;
 }
 
 cv::Point2f left_eye(const LandmarkSet& p) { return mean_of(p, 36, 42); }

@@ -77,7 +77,7 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
                         : dets[i].box.area() > dets[best].box.area();
     if (better) best = i;
   }
-  Found f{to_source(dets[best].box), std::nullopt};
+  Found f{to_source(dets[best].box), std::nullopt, dets[best].score};
   if (dets[best].eyes && opt_.align_eyes) {  // align_eyes = false means upright crops, whoever finds the eyes
     auto [l, r] = *dets[best].eyes;
     f.roll = std::atan2(r.y - l.y, r.x - l.x) * 180.f / float(CV_PI);
@@ -98,7 +98,7 @@ std::optional<float> FaceTracker::roll_of(const cv::Mat& bgr, const cv::Rect2f& 
   return eyes_->roll_deg(gray);
 }
 
-TrackedFrame FaceTracker::held(Frame&& f) const { return TrackedFrame{std::move(f), last_box_, last_roll_, false}; }
+TrackedFrame FaceTracker::held(Frame&& f) const { return TrackedFrame{std::move(f), last_box_, last_roll_, false, 0}; }
 
 std::vector<TrackedFrame> FaceTracker::push(Frame frame) {
   pending_.push_back(std::move(frame));
@@ -150,7 +150,7 @@ std::vector<TrackedFrame> FaceTracker::resolve_lost() {
     }
     last_box_ = at[i]->box;
     last_roll_ = *at[i]->roll;
-    out.push_back({std::move(pending_[i]), last_box_, last_roll_, true});
+    out.push_back({std::move(pending_[i]), last_box_, last_roll_, true, at[i]->score});
   }
   pending_.clear();
   last_ = f;
@@ -162,7 +162,7 @@ void FaceTracker::emit_interpolated(const Found& a, const Found& b, std::vector<
   for (std::size_t i = 0; i < pending_.size(); ++i) {
     float t = (i + 1) / n;
     float roll = *a.roll + (*b.roll - *a.roll) * t;
-    out.push_back({std::move(pending_[i]), lerp(a.box, b.box, t), roll, true});
+    out.push_back({std::move(pending_[i]), lerp(a.box, b.box, t), roll, true, a.score + (b.score - a.score) * t});
   }
   pending_.clear();
   last_box_ = b.box;
@@ -180,9 +180,9 @@ void FaceTracker::emit_jumped(const Found& b, std::vector<TrackedFrame>& out) {
       continue;
     }
     last_box_ = g->box;
-    out.push_back({std::move(pending_[i]), g->box, g->roll.value_or(last_roll_), true});
+    out.push_back({std::move(pending_[i]), g->box, g->roll.value_or(last_roll_), true, g->score});
   }
-  out.push_back({std::move(pending_.back()), b.box, *b.roll, true});
+  out.push_back({std::move(pending_.back()), b.box, *b.roll, true, b.score});
   pending_.clear();
   last_box_ = b.box;
   last_roll_ = *b.roll;
@@ -199,7 +199,7 @@ void FaceTracker::emit_searched(std::vector<TrackedFrame>& out) {
     if (!found->roll) found->roll = last_roll_;
     last_box_ = found->box;
     last_roll_ = *found->roll;
-    out.push_back({std::move(frame), found->box, *found->roll, true});
+    out.push_back({std::move(frame), found->box, *found->roll, true, found->score});
   }
   pending_.clear();
   last_ = found;  // tracking resumes only if the newest frame had a face

@@ -47,6 +47,7 @@ struct PreprocessSection {
   long long frame_end = -1;   // one past the last source frame; -1 = to the end
   int contact_sheet_tiles = 48;
   fs::path landmark_model;    // dlib 68-point shape predictor; empty = libdlib-data's
+  bool smooth_landmarks = true;  // temporal smoothing of landmark jitter
   double min_confidence = 0.5;  // frames whose /confidence is lower are left out of training
 };
 

@@ -16,7 +16,7 @@ namespace psmflow::video {
 
 struct Detection {
   cv::Rect2f box;  // pixels of the image given to detect()
-  float score = 0;
+  float score = 0;  // 0..1: how sure the detector is (cascades: from the neighbour votes)
   std::optional<std::pair<cv::Point2f, cv::Point2f>> eyes;  // (left in image, right in image) when the detector gives them
 };
 

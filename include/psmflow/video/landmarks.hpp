@@ -35,6 +35,10 @@ class LandmarkModel {
   std::unique_ptr<Impl> impl_;
 };
 
+// The model of `file` (empty = kDlibLandmarkModel), loaded on the first call for that file (about
+// a second: 100 MB) and shared by all later callers and threads.
+std::shared_ptr<const LandmarkModel> shared_landmark_model(const std::filesystem::path& file);
+
 // The eye centres (means of points 36-41 and 42-47: image-left, image-right) and the mouth centre
 // (mean of the outer lip, 48-59).
 cv::Point2f left_eye(const LandmarkSet& p);
