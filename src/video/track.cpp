@@ -32,17 +32,23 @@ constexpr float kJump = 0.3f;
 // detection); keyframes in between keep the last angle. This halves the tracker's cost.
 constexpr int kEyesEvery = 3;
 
+// Two keyframes' boxes belong to one smooth track: close (kJump face widths) and of about one size.
+bool agrees(const cv::Rect2f& a, const cv::Rect2f& b) {
+  return distance(a, b) <= kJump * b.width && std::abs(std::log(a.width / b.width)) <= std::log(1.2f);
+}
+
 }  // namespace
 
 FaceTracker::FaceTracker(FaceDetector& detector, EyeFinder* eyes, const TrackerOptions& opt)
     : detector_(detector), eyes_(eyes), opt_(opt) {}
 
-std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior) {
+std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior,
+                                                      bool whole_image) {
   float s = std::min(1.f, opt_.detect_width / float(bgr.cols));
   cv::Rect region(0, 0, bgr.cols, bgr.rows);
   float min_size = 24, max_size = 0;
   double step = 1.1;
-  if (prior && prior->area() > 0) {
+  if (prior && prior->area() > 0 && !whole_image) {
     float size = std::max(prior->width, prior->height);
     cv::Rect2f grown(prior->x - 0.6f * size, prior->y - 0.6f * size, prior->width + 1.2f * size,
                      prior->height + 1.2f * size);
@@ -57,7 +63,7 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
   if (region.width * s < min_size || region.height * s < min_size) return std::nullopt;
   cv::Mat small;
   if (s < 1)
-    cv::resize(bgr(region), small, cv::Size(), s, s, cv::INTER_LINEAR);
+    cv::resize(bgr(region), small, cv::Size(), s, s, cv::INTER_AREA);  // no aliasing: the cascade misses faces in it
   else
     small = bgr(region);
   ++calls_;
@@ -70,7 +76,7 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
   auto unlike = [&](const cv::Rect2f& r) {
     return distance(r, *prior) / prior->width + 2 * std::abs(std::log(r.width / prior->width));
   };
-  const bool near = prior && prior->area() > 0;
+  const bool near = prior && prior->area() > 0;  // whole image or not, the face most like the prior
   std::size_t best = 0;
   for (std::size_t i = 1; i < dets.size(); ++i) {
     bool better = near ? unlike(to_source(dets[i].box)) < unlike(to_source(dets[best].box))
@@ -113,11 +119,13 @@ std::vector<TrackedFrame> FaceTracker::finish() {
 
 std::vector<TrackedFrame> FaceTracker::resolve_keyframe() {
   std::vector<TrackedFrame> out;
-  auto f = locate(pending_.back().bgr, last_->box);
-  if (!f) f = locate(pending_.back().bgr, std::nullopt);  // not near: moved away, or gone?
+  // Every keyframe is searched over the whole (downscaled) image, so that a track that drifted
+  // onto something else, a cut or a zoom is noticed; near the track only when that finds nothing.
+  auto f = locate(pending_.back().bgr, last_->box, true);
+  if (!f) f = locate(pending_.back().bgr, last_->box);
   if (f) {
     if (!f->roll) f->roll = last_->roll;  // eyes not searched or not found: keep the last angle
-    if (distance(f->box, last_->box) > kJump * last_->box.width)
+    if (!agrees(f->box, last_->box))
       emit_jumped(*f, out);
     else
       emit_interpolated(*last_, *f, out);

@@ -45,8 +45,9 @@ class FaceTracker {
     std::optional<float> roll;
     float score = 0;
   };
-  // One detection on one frame: near `prior` when given, else over the whole frame.
-  std::optional<Found> locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior);
+  // One detection on one frame: near `prior` when given, else (or with whole_image) over the whole
+  // frame; of several faces the one most like `prior` (the largest without one).
+  std::optional<Found> locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior, bool whole_image = false);
   int detector_calls() const { return calls_; }
 
  private:
