@@ -18,7 +18,7 @@ inline const std::filesystem::path kDlibLandmarkModel = "/usr/share/dlib/shape_p
 struct LandmarkFit {
   LandmarkSet points;  // source pixels
   // 0..1: how face-like the fitted shape is (1 = the model's mean shape after a similarity
-  // transform; it falls as the residual grows to a fifth of the eye distance).
+  // transform; it falls to 0 as the residual grows to 0.4 of the eye distance).
   float fit = 0;
 };
 
