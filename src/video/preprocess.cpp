@@ -114,7 +114,8 @@ class FaceFitter {
     video::LandmarkSet points = p_.smooth_landmarks ? smoother_.push(fit.points) : fit.points;
     // Both must hold: a face the detector is sure of, and a face-like landmark fit on it.
     add(&points, std::sqrt(t.score * fit.fit), fit.fit);
-    if (fit.fit < video::kLandmarkAlignFit) return from_box;
+    // YuNet's own eye points give the roll with detector = dnn, as they did before landmarks.
+    if (fit.fit < video::kLandmarkAlignFit || p_.detector == "dnn") return from_box;
     video::FacePlacement aligned = video::face_placement(points);
     if (!p_.align_eyes) aligned.roll_deg = 0;
     return aligned;
