@@ -35,10 +35,10 @@ TEST(Landmarks, CorruptModelFailsPreprocessBeforeAnyVideoIsRead) {
   ScratchDir dir;
   write_text(dir / "junk.dat", "not a model");
   write_text(dir / "notavideo.avi", "garbage");
-  write_text(dir / "c.toml", "[preprocess]\nlandmark_model = \"" + (dir / "junk.dat").string() + "\"\n");
-  auto r = run_psmflow("preprocess --config " + shell_quote((dir / "c.toml").string()) + " --input " +
-                       shell_quote((dir / "notavideo.avi").string()) + " --subject S --run-dir " +
-                       shell_quote((dir / "run").string()));
+  write_text(dir / "c.toml", "[run]\nrun_dir = \"" + (dir / "run").string() + "\"\n[preprocess]\nlandmark_model = \"" +
+                                 (dir / "junk.dat").string() + "\"\n[[data.subject]]\nid = \"S\"\ninput = \"" +
+                                 (dir / "notavideo.avi").string() + "\"\n");
+  auto r = run_psmflow("preprocess --config " + shell_quote((dir / "c.toml").string()));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find((dir / "junk.dat").string()), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("notavideo"), std::string::npos) << r.output;
