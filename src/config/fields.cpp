@@ -21,7 +21,8 @@ const Fields<PreprocessSection>& preprocess_fields() {
   static const Fields<P> f = {F(P, detector),    F(P, cascade),    F(P, dnn_model),   F(P, eye_cascade),
                               F(P, detect_every), F(P, detect_width), F(P, margin),    F(P, crop_size),
                               F(P, align_eyes),  F(P, frame_stride), F(P, frame_start), F(P, frame_end),
-                              F(P, contact_sheet_tiles)};
+                              F(P, contact_sheet_tiles), F(P, landmark_model), F(P, smooth_landmarks),
+                              F(P, min_confidence)};
   return f;
 }
 

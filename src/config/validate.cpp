@@ -78,11 +78,13 @@ void check_data(const Checker& c, const DataSection& d, bool check_files, bool r
 }
 
 void check_preprocess(const Checker& c, const PreprocessSection& p, bool check_files) {
-  c.one_of(p.detector, {"haar", "lbp", "dnn"}, "preprocess.detector");
+  c.one_of(p.detector, {"haar", "lbp", "dnn", "dlib"}, "preprocess.detector");
   c.require(p.detector != "dnn" || !p.dnn_model.empty(), "preprocess.dnn_model", "detector = \"dnn\" needs a model file");
   c.file_exists(p.dnn_model, "preprocess.dnn_model", check_files);
   c.file_exists(p.cascade, "preprocess.cascade", check_files);
   c.file_exists(p.eye_cascade, "preprocess.eye_cascade", check_files);
+  c.file_exists(p.landmark_model, "preprocess.landmark_model", check_files);
+  c.require(p.min_confidence >= 0 && p.min_confidence <= 1, "preprocess.min_confidence", "must be within 0..1");
   c.require(p.detect_every >= 1, "preprocess.detect_every", "must be >= 1");
   c.require(p.detect_width >= 64, "preprocess.detect_width", "must be >= 64 pixels");
   c.require(p.margin >= 0 && p.margin <= 2, "preprocess.margin", "must be within 0..2");

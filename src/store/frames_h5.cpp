@@ -13,6 +13,7 @@ namespace {
 // Frames are written in small batches: one H5Dwrite per batch instead of per frame, while
 // each frame still gets its own chunk (so readers decompress one frame at a time).
 constexpr std::size_t kWriteBatch = 32;
+constexpr hsize_t kLandmarkValues = 68 * 2;
 
 std::string sources_json(const std::vector<SourceFile>& sources) {
   nlohmann::json j = nlohmann::json::array();
@@ -45,6 +46,7 @@ struct FramesWriter::Impl {
   std::vector<float> bbox;
   std::vector<std::uint8_t> detected;
   std::map<int, std::vector<std::int8_t>> labels;
+  std::vector<float> landmarks, confidence, fit;
   bool closed = false;
 
   void flush() {
@@ -80,6 +82,7 @@ FramesWriter::FramesWriter(const fs::path& path, const FramesMeta& meta) : impl_
   h5::write_int_attr(m.file, "crop_size", meta.crop_size, path);
   h5::write_string_attr(m.file, "psmflow_version", meta.psmflow_version, path);
   h5::write_string_attr(m.file, "config_hash", meta.config_hash, path);
+  h5::write_double_attr(m.file, "min_confidence", meta.min_confidence, path);
 
   hsize_t dims[4] = {0, c, c, 3};
   hsize_t maxdims[4] = {H5S_UNLIMITED, c, c, 3};
@@ -108,6 +111,12 @@ void FramesWriter::append(const std::uint8_t* rgb, std::int64_t frame_index, dou
 
 void FramesWriter::set_labels(const std::map<int, std::vector<std::int8_t>>& au) { impl_->labels = au; }
 
+void FramesWriter::set_landmarks(std::vector<float> xy, std::vector<float> confidence, std::vector<float> fit) {
+  impl_->landmarks = std::move(xy);
+  impl_->confidence = std::move(confidence);
+  impl_->fit = std::move(fit);
+}
+
 void FramesWriter::close() {
   Impl& m = *impl_;
   if (m.closed) return;
@@ -118,6 +127,15 @@ void FramesWriter::close() {
   h5::write_dataset(m.file, "time_s", H5T_NATIVE_DOUBLE, {n}, m.time_s.data(), p);
   h5::write_dataset(m.file, "bbox", H5T_NATIVE_FLOAT, {n, 4}, m.bbox.data(), p);
   h5::write_dataset(m.file, "detected", H5T_NATIVE_UINT8, {n}, m.detected.data(), p);
+  if (!m.confidence.empty() || !m.landmarks.empty()) {
+    if (m.confidence.size() != n || m.fit.size() != n || m.landmarks.size() != n * kLandmarkValues)
+      throw std::invalid_argument(p.string() + ": " + std::to_string(m.landmarks.size() / kLandmarkValues) +
+                                  " landmark sets, " + std::to_string(m.confidence.size()) + " confidences and " +
+                                  std::to_string(m.fit.size()) + " fits for " + std::to_string(n) + " frames");
+    h5::write_dataset(m.file, "landmarks", H5T_NATIVE_FLOAT, {n, 68, 2}, m.landmarks.data(), p);
+    h5::write_dataset(m.file, "confidence", H5T_NATIVE_FLOAT, {n}, m.confidence.data(), p);
+    h5::write_dataset(m.file, "landmark_fit", H5T_NATIVE_FLOAT, {n}, m.fit.data(), p);
+  }
   for (const auto& [k, v] : m.labels) {
     if (v.size() != n)
       throw std::invalid_argument(p.string() + ": AU" + std::to_string(k) + " has " + std::to_string(v.size()) +
@@ -142,6 +160,7 @@ struct FramesReader::Impl {
   std::vector<double> time_s;
   std::vector<std::array<float, 4>> bbox;
   std::vector<std::uint8_t> detected;
+  std::vector<float> landmarks, confidence, fit;
   std::map<int, std::vector<std::int8_t>> labels;
 
   void expect_length(const std::string& name, std::size_t got) const {
@@ -161,6 +180,7 @@ void FramesReader::Impl::read_meta() {
   meta.crop_size = static_cast<int>(h5::read_int_attr(file, "crop_size", path));
   meta.psmflow_version = h5::read_string_attr(file, "psmflow_version", path);
   meta.config_hash = h5::read_string_attr(file, "config_hash", path);
+  if (H5Aexists(file, "min_confidence") > 0) meta.min_confidence = h5::read_double_attr(file, "min_confidence", path);
 }
 
 void FramesReader::Impl::read_arrays() {
@@ -182,6 +202,14 @@ void FramesReader::Impl::read_arrays() {
   for (std::size_t i = 0; i < bbox.size(); ++i) std::memcpy(bbox[i].data(), &flat[i * 4], sizeof(float) * 4);
   h5::read_dataset(file, "detected", H5T_NATIVE_UINT8, detected, path);
   expect_length("detected", detected.size());
+  if (h5::exists(file, "confidence")) {
+    h5::read_dataset(file, "confidence", H5T_NATIVE_FLOAT, confidence, path);
+    expect_length("confidence", confidence.size());
+    h5::read_dataset(file, "landmarks", H5T_NATIVE_FLOAT, landmarks, path);
+    expect_length("landmarks", landmarks.size() / kLandmarkValues);
+    h5::read_dataset(file, "landmark_fit", H5T_NATIVE_FLOAT, fit, path);
+    expect_length("landmark_fit", fit.size());
+  }
 }
 
 void FramesReader::Impl::read_labels() {
@@ -245,5 +273,15 @@ const std::vector<double>& FramesReader::time_s() const { return impl_->time_s; 
 const std::vector<std::array<float, 4>>& FramesReader::bbox() const { return impl_->bbox; }
 const std::vector<std::uint8_t>& FramesReader::detected() const { return impl_->detected; }
 const std::map<int, std::vector<std::int8_t>>& FramesReader::labels() const { return impl_->labels; }
+const std::vector<float>& FramesReader::landmarks() const { return impl_->landmarks; }
+const std::vector<float>& FramesReader::confidence() const { return impl_->confidence; }
+const std::vector<float>& FramesReader::landmark_fit() const { return impl_->fit; }
+
+std::vector<std::uint8_t> FramesReader::usable() const {
+  const Impl& m = *impl_;
+  std::vector<std::uint8_t> out = m.detected;
+  for (std::size_t i = 0; i < m.confidence.size(); ++i) out[i] = out[i] && m.confidence[i] >= m.meta.min_confidence;
+  return out;
+}
 
 }  // namespace psmflow

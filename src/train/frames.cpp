@@ -24,7 +24,7 @@ MemoryFrames load_frames(const std::filesystem::path& frames_h5, bool only_detec
   const int crop = reader.crop_size();
   const std::size_t frame_bytes = std::size_t(crop) * crop * 3;
   std::vector<std::uint8_t> all = reader.read_all();
-  const auto& detected = reader.detected();
+  const std::vector<std::uint8_t> detected = reader.usable();  // found, and confident enough
   std::vector<std::uint8_t> kept;
   std::vector<std::int64_t> index;
   for (std::int64_t i = 0; i < reader.size(); ++i) {

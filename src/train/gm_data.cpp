@@ -17,8 +17,9 @@ CohortFrames::CohortFrames(std::vector<std::filesystem::path> files, int open_fi
       throw StageError(files_[s].string() + ": crop size " + std::to_string(r.crop_size()) + " differs from " +
                        std::to_string(crop_) + " of " + files_[0].string());
     std::vector<std::int64_t> rows;
+    const std::vector<std::uint8_t> usable = r.usable();  // detected, confidence not below the threshold
     for (std::int64_t i = 0; i < r.size(); ++i)
-      if (r.detected().at(static_cast<std::size_t>(i))) rows.push_back(i);
+      if (usable.at(static_cast<std::size_t>(i))) rows.push_back(i);
     offsets_.push_back(total_);
     counts_.push_back(static_cast<std::int64_t>(rows.size()));
     total_ += static_cast<std::int64_t>(rows.size());

@@ -5,6 +5,37 @@
 #include <cmath>
 
 namespace psmflow::video {
+namespace {
+
+// Where the eye centres and the mouth centre sit in the face square, in units of its side from
+// its centre: where OpenCV's Haar box puts them (medians over Megamind's frames), so that a crop
+// from landmarks and one from the box frame the face alike.
+const cv::Point2f kTemplate[3] = {{-0.19f, -0.065f}, {0.19f, -0.065f}, {0.f, 0.265f}};
+
+}  // namespace
+
+FacePlacement face_placement(const LandmarkSet& points) {
+  const cv::Point2f src[3] = {left_eye(points), right_eye(points), mouth(points)};
+  cv::Point2f mt(0, 0), ms(0, 0);
+  for (int i = 0; i < 3; ++i) {
+    mt += kTemplate[i] / 3.f;
+    ms += src[i] / 3.f;
+  }
+  // Least squares: src - ms = [a -b; b a] (template - mt).
+  double a = 0, b = 0, norm = 0;
+  for (int i = 0; i < 3; ++i) {
+    cv::Point2f t = kTemplate[i] - mt, q = src[i] - ms;
+    a += t.x * q.x + t.y * q.y;
+    b += t.x * q.y - t.y * q.x;
+    norm += t.x * t.x + t.y * t.y;
+  }
+  a /= norm;
+  b /= norm;
+  const float side = float(std::hypot(a, b));
+  // The square's centre is the template origin mapped into the source.
+  cv::Point2f c(ms.x - float(a * mt.x - b * mt.y), ms.y - float(b * mt.x + a * mt.y));
+  return {cv::Rect2f(c.x - side / 2, c.y - side / 2, side, side), float(std::atan2(b, a) * 180 / CV_PI)};
+}
 
 float crop_side(const cv::Rect2f& box, double margin) {
   return static_cast<float>(std::max(box.width, box.height) * (1 + 2 * margin));

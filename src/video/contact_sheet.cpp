@@ -3,10 +3,12 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
 #include "psmflow/store/frames.hpp"
+#include "psmflow/video/align.hpp"
 
 namespace psmflow::video {
 namespace {
@@ -15,9 +17,25 @@ constexpr int kColumns = 8;
 constexpr int kMinTile = 96;  // small crops are enlarged so faces stay recognisable
 constexpr int kHeader = 28;
 
+// Frame i's landmarks, where preprocess put them in its crop (then scaled to the tile); none when
+// the file has none, the face was not found, or the crop came from the box (landmarks off).
+void draw_landmarks(const FramesReader& r, std::int64_t i, double margin, int tile, cv::Mat& img) {
+  const std::size_t k = static_cast<std::size_t>(i);
+  if (r.landmark_fit().empty() || !r.detected()[k] || r.landmark_fit()[k] < kLandmarkAlignFit) return;
+  LandmarkSet points;
+  for (int j = 0; j < kLandmarks; ++j) points[j] = {r.landmarks()[(k * kLandmarks + j) * 2], r.landmarks()[(k * kLandmarks + j) * 2 + 1]};
+  FacePlacement place = face_placement(points);
+  cv::Matx23d m = crop_transform(place.box, place.roll_deg, margin, tile);
+  for (const auto& p : points) {
+    cv::Point2d q(m(0, 0) * p.x + m(0, 1) * p.y + m(0, 2), m(1, 0) * p.x + m(1, 1) * p.y + m(1, 2));
+    cv::circle(img, cv::Point(int(std::lround(q.x)), int(std::lround(q.y))), 1, cv::Scalar(0, 255, 0), -1);
+  }
+}
+
 }  // namespace
 
-std::string contact_sheet_png(const std::filesystem::path& frames_h5, const std::string& subject, int tiles) {
+std::string contact_sheet_png(const std::filesystem::path& frames_h5, const std::string& subject, int tiles,
+                              double margin) {
   FramesReader r(frames_h5);
   const std::int64_t n = r.size();
   const int crop = r.crop_size();
@@ -42,6 +60,7 @@ std::string contact_sheet_png(const std::filesystem::path& frames_h5, const std:
     cv::cvtColor(face, bgr, cv::COLOR_RGB2BGR);
     cv::resize(bgr, big, cv::Size(tile, tile), 0, 0, tile == crop ? cv::INTER_NEAREST : cv::INTER_LINEAR);
     if (!r.detected()[static_cast<std::size_t>(i)]) cv::rectangle(big, {0, 0, tile, tile}, cv::Scalar(0, 0, 255), 3);
+    draw_landmarks(r, i, margin, tile, big);
     cv::putText(big, std::to_string(r.frame_index()[static_cast<std::size_t>(i)]), {3, tile - 5},
                 cv::FONT_HERSHEY_PLAIN, 0.9, cv::Scalar(0, 255, 255), 1);
     big.copyTo(sheet(cv::Rect((t % cols) * tile, kHeader + (t / cols) * tile, tile, tile)));

@@ -2,8 +2,10 @@
 #include "psmflow/pipeline/stages.hpp"
 
 #include <opencv2/core/utility.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -16,6 +18,7 @@
 #include "psmflow/video/contact_sheet.hpp"
 #include "psmflow/video/decode.hpp"
 #include "psmflow/video/labels.hpp"
+#include "psmflow/video/landmarks.hpp"
 #include "psmflow/video/track.hpp"
 #include "queue.hpp"
 
@@ -89,8 +92,53 @@ FramesMeta frames_meta(const Config& cfg, const SubjectSpec& s, const std::vecto
   m.crop_size = cfg.preprocess.crop_size;
   m.psmflow_version = PSMFLOW_VERSION;
   m.config_hash = pipeline::config_hash(cfg, stage::preprocess);
+  m.min_confidence = cfg.preprocess.min_confidence;
   return m;
 }
+
+// Fits the landmarks on each detected frame and crops the face from them; collects the
+// landmarks and confidences for frames.h5.
+class FaceFitter {
+ public:
+  FaceFitter(const PreprocessSection& p, std::shared_ptr<const video::LandmarkModel> model)
+      : p_(p), model_(std::move(model)) {}
+  // The square and roll to crop, from the landmarks when they fit.
+  video::FacePlacement place(const video::TrackedFrame& t) {
+    video::FacePlacement from_box{t.box, t.roll_deg};
+    if (!t.detected) {
+      smoother_.reset();
+      add(nullptr, 0, 0);
+      return from_box;
+    }
+    cv::cvtColor(t.frame.bgr, gray_, cv::COLOR_BGR2GRAY);
+    video::LandmarkFit fit = model_->fit(gray_, t.box);
+    video::LandmarkSet points = p_.smooth_landmarks ? smoother_.push(fit.points) : fit.points;
+    // Both must hold: a face the detector is sure of, and a face-like landmark fit on it.
+    add(&points, std::sqrt(t.score * fit.fit), fit.fit);
+    // YuNet's own eye points give the roll with detector = dnn, as they did before landmarks.
+    if (fit.fit < video::kLandmarkAlignFit || p_.detector == "dnn") return from_box;
+    video::FacePlacement aligned = video::face_placement(points);
+    if (!p_.align_eyes) aligned.roll_deg = 0;
+    return aligned;
+  }
+  std::vector<float> xy, confidence, fits;
+
+ private:
+  void add(const video::LandmarkSet* points, float conf, float fit) {
+    for (int i = 0; i < video::kLandmarks; ++i) {
+      cv::Point2f q = points ? (*points)[i] : cv::Point2f(NAN, NAN);  // NaN: no face, no landmarks
+      xy.push_back(q.x);
+      xy.push_back(q.y);
+    }
+    confidence.push_back(conf);
+    fits.push_back(fit);
+  }
+
+  const PreprocessSection& p_;
+  std::shared_ptr<const video::LandmarkModel> model_;
+  video::LandmarkSmoother smoother_;
+  cv::Mat gray_;
+};
 
 }  // namespace
 
@@ -118,6 +166,7 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
   // Labels first: a broken label file fails the subject before any decoding work.
   video::LabelTable labels;
   if (!s.labels.empty()) labels = video::read_labels(s.labels, cfg.data.label_format, cfg.data.label_frame_base, cfg.data.aus);
+  FaceFitter fitter(p, video::shared_landmark_model(p.landmark_model));  // a bad model fails before decoding
 
   auto source = video::open_source(s.input, {p.frame_start, p.frame_end, p.frame_stride}, cfg.data.label_frame_base);
   FramesWriter writer(frames_out, frames_meta(cfg, s, sources, source->fps()));
@@ -163,10 +212,12 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
     Progress progress(s.id + " preprocess", static_cast<std::size_t>(kept_estimate(*source, p)));
     while (tracked.pop(t)) {
       progress.add();
-      video::crop_face(t.frame.bgr, t.box, t.roll_deg, p.margin, p.crop_size, rgb);
+      video::FacePlacement place = fitter.place(t);
+      video::crop_face(t.frame.bgr, place.box, place.roll_deg, p.margin, p.crop_size, rgb);
       writer.append(rgb.data, t.frame.index, t.frame.time_s, {t.box.x, t.box.y, t.box.width, t.box.height}, t.detected);
       frame_index.push_back(t.frame.index);
       st.detected += t.detected;
+      st.confident += t.detected && fitter.confidence.back() >= p.min_confidence;
       buffers.give(std::move(t.frame.bgr));
     }
   });
@@ -182,8 +233,9 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
     throw StageError(partial_error.empty() ? s.input.string() + ": no frames in the selected range" : partial_error);
   if (!s.labels.empty())
     writer.set_labels(video::align_labels(labels, cfg.data.aus, frame_index, source->expected_frames(), st.warnings));
+  writer.set_landmarks(std::move(fitter.xy), std::move(fitter.confidence), std::move(fitter.fits));
   writer.close();
-  contact_sheet_png = video::contact_sheet_png(frames_out, s.id, p.contact_sheet_tiles);
+  contact_sheet_png = video::contact_sheet_png(frames_out, s.id, p.contact_sheet_tiles, p.margin);
   auto t_end = std::chrono::steady_clock::now();
   st.seconds = std::chrono::duration<double>(t_end - t0).count();
   auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };

@@ -9,6 +9,7 @@
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/log.hpp"
 #include "psmflow/core/placement.hpp"
+#include "psmflow/video/landmarks.hpp"
 #include "psmflow/video/preprocess.hpp"
 
 namespace psmflow {
@@ -35,13 +36,15 @@ StageResult work(const Config& cfg, const RunDir& run, const SubjectSpec& s, con
     throw StageError(partial + "; the " + std::to_string(st.frames) + " decoded frames are kept in " +
                      run.frames(s.id).string());
   double rate = 100.0 * st.detected / st.frames;
-  spdlog::info("{} preprocess: {} frames, face found in {:.1f}%, {:.0f} frames/s", s.id, st.frames, rate,
-               st.frames / std::max(st.seconds, 1e-9));
+  spdlog::info("{} preprocess: {} frames, face found in {:.1f}%, {:.0f} frames/s; {} frames kept for training "
+               "(confidence >= {})", s.id, st.frames, rate, st.frames / std::max(st.seconds, 1e-9), st.confident,
+               cfg.preprocess.min_confidence);
   StageResult r;
   r.outputs = {run.frames(s.id), run.contact_sheet(s.id)};
   r.details = {{"frames", std::to_string(st.frames)},
                {"detected", std::to_string(st.detected)},
                {"detection_rate", fmt::format("{:.4f}", rate / 100)},
+               {"kept", std::to_string(st.confident)},
                {"warnings", std::to_string(st.warnings.size())}};
   return r;
 }
@@ -68,6 +71,8 @@ StageOutcome run_one(const Config& cfg, Manifest& m, const SubjectSpec& s, bool 
 int run_preprocess(const Config& cfg, Manifest& m, const std::vector<SubjectSpec>& subjects, bool force) {
   // Pipelines bring their own threads; OpenCV's pool on top would oversubscribe the cores.
   cv::setNumThreads(1);
+  // A missing or broken landmark model concerns every subject: it fails here, before any video is read.
+  video::shared_landmark_model(cfg.preprocess.landmark_model);
   std::atomic<std::size_t> next{0};
   std::atomic<int> failed{0};
   std::exception_ptr usage;

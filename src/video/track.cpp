@@ -32,17 +32,23 @@ constexpr float kJump = 0.3f;
 // detection); keyframes in between keep the last angle. This halves the tracker's cost.
 constexpr int kEyesEvery = 3;
 
+// Two keyframes' boxes belong to one smooth track: close (kJump face widths) and of about one size.
+bool agrees(const cv::Rect2f& a, const cv::Rect2f& b) {
+  return distance(a, b) <= kJump * b.width && std::abs(std::log(a.width / b.width)) <= std::log(1.2f);
+}
+
 }  // namespace
 
 FaceTracker::FaceTracker(FaceDetector& detector, EyeFinder* eyes, const TrackerOptions& opt)
     : detector_(detector), eyes_(eyes), opt_(opt) {}
 
-std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior) {
+std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior,
+                                                      bool whole_image) {
   float s = std::min(1.f, opt_.detect_width / float(bgr.cols));
   cv::Rect region(0, 0, bgr.cols, bgr.rows);
   float min_size = 24, max_size = 0;
   double step = 1.1;
-  if (prior && prior->area() > 0) {
+  if (prior && prior->area() > 0 && !whole_image) {
     float size = std::max(prior->width, prior->height);
     cv::Rect2f grown(prior->x - 0.6f * size, prior->y - 0.6f * size, prior->width + 1.2f * size,
                      prior->height + 1.2f * size);
@@ -57,7 +63,7 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
   if (region.width * s < min_size || region.height * s < min_size) return std::nullopt;
   cv::Mat small;
   if (s < 1)
-    cv::resize(bgr(region), small, cv::Size(), s, s, cv::INTER_LINEAR);
+    cv::resize(bgr(region), small, cv::Size(), s, s, cv::INTER_AREA);  // no aliasing: the cascade misses faces in it
   else
     small = bgr(region);
   ++calls_;
@@ -70,14 +76,14 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
   auto unlike = [&](const cv::Rect2f& r) {
     return distance(r, *prior) / prior->width + 2 * std::abs(std::log(r.width / prior->width));
   };
-  const bool near = prior && prior->area() > 0;
+  const bool near = prior && prior->area() > 0;  // whole image or not, the face most like the prior
   std::size_t best = 0;
   for (std::size_t i = 1; i < dets.size(); ++i) {
     bool better = near ? unlike(to_source(dets[i].box)) < unlike(to_source(dets[best].box))
                         : dets[i].box.area() > dets[best].box.area();
     if (better) best = i;
   }
-  Found f{to_source(dets[best].box), std::nullopt};
+  Found f{to_source(dets[best].box), std::nullopt, dets[best].score};
   if (dets[best].eyes && opt_.align_eyes) {  // align_eyes = false means upright crops, whoever finds the eyes
     auto [l, r] = *dets[best].eyes;
     f.roll = std::atan2(r.y - l.y, r.x - l.x) * 180.f / float(CV_PI);
@@ -98,7 +104,7 @@ std::optional<float> FaceTracker::roll_of(const cv::Mat& bgr, const cv::Rect2f& 
   return eyes_->roll_deg(gray);
 }
 
-TrackedFrame FaceTracker::held(Frame&& f) const { return TrackedFrame{std::move(f), last_box_, last_roll_, false}; }
+TrackedFrame FaceTracker::held(Frame&& f) const { return TrackedFrame{std::move(f), last_box_, last_roll_, false, 0}; }
 
 std::vector<TrackedFrame> FaceTracker::push(Frame frame) {
   pending_.push_back(std::move(frame));
@@ -113,11 +119,13 @@ std::vector<TrackedFrame> FaceTracker::finish() {
 
 std::vector<TrackedFrame> FaceTracker::resolve_keyframe() {
   std::vector<TrackedFrame> out;
-  auto f = locate(pending_.back().bgr, last_->box);
-  if (!f) f = locate(pending_.back().bgr, std::nullopt);  // not near: moved away, or gone?
+  // Every keyframe is searched over the whole (downscaled) image, so that a track that drifted
+  // onto something else, a cut or a zoom is noticed; near the track only when that finds nothing.
+  auto f = locate(pending_.back().bgr, last_->box, true);
+  if (!f) f = locate(pending_.back().bgr, last_->box);
   if (f) {
     if (!f->roll) f->roll = last_->roll;  // eyes not searched or not found: keep the last angle
-    if (distance(f->box, last_->box) > kJump * last_->box.width)
+    if (!agrees(f->box, last_->box))
       emit_jumped(*f, out);
     else
       emit_interpolated(*last_, *f, out);
@@ -150,7 +158,7 @@ std::vector<TrackedFrame> FaceTracker::resolve_lost() {
     }
     last_box_ = at[i]->box;
     last_roll_ = *at[i]->roll;
-    out.push_back({std::move(pending_[i]), last_box_, last_roll_, true});
+    out.push_back({std::move(pending_[i]), last_box_, last_roll_, true, at[i]->score});
   }
   pending_.clear();
   last_ = f;
@@ -162,7 +170,7 @@ void FaceTracker::emit_interpolated(const Found& a, const Found& b, std::vector<
   for (std::size_t i = 0; i < pending_.size(); ++i) {
     float t = (i + 1) / n;
     float roll = *a.roll + (*b.roll - *a.roll) * t;
-    out.push_back({std::move(pending_[i]), lerp(a.box, b.box, t), roll, true});
+    out.push_back({std::move(pending_[i]), lerp(a.box, b.box, t), roll, true, a.score + (b.score - a.score) * t});
   }
   pending_.clear();
   last_box_ = b.box;
@@ -180,9 +188,9 @@ void FaceTracker::emit_jumped(const Found& b, std::vector<TrackedFrame>& out) {
       continue;
     }
     last_box_ = g->box;
-    out.push_back({std::move(pending_[i]), g->box, g->roll.value_or(last_roll_), true});
+    out.push_back({std::move(pending_[i]), g->box, g->roll.value_or(last_roll_), true, g->score});
   }
-  out.push_back({std::move(pending_.back()), b.box, *b.roll, true});
+  out.push_back({std::move(pending_.back()), b.box, *b.roll, true, b.score});
   pending_.clear();
   last_box_ = b.box;
   last_roll_ = *b.roll;
@@ -199,7 +207,7 @@ void FaceTracker::emit_searched(std::vector<TrackedFrame>& out) {
     if (!found->roll) found->roll = last_roll_;
     last_box_ = found->box;
     last_roll_ = *found->roll;
-    out.push_back({std::move(frame), found->box, *found->roll, true});
+    out.push_back({std::move(frame), found->box, *found->roll, true, found->score});
   }
   pending_.clear();
   last_ = found;  // tracking resumes only if the newest frame had a face

@@ -148,7 +148,6 @@ TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
 
 // bf16 mixed precision resumes exactly as fp32 does, and trains a different (rounded) sequence.
 TEST(TrainCli, Bf16KillResumeReproducesTheUninterruptedLosses) {
-  REQUIRE_MODEL();
   test::ScratchDir scratch;
   const int epochs = 4;
   RunFiles a = make_run(scratch, "a", epochs, "bf16"), b = make_run(scratch, "b", epochs, "bf16");
@@ -210,7 +209,6 @@ TEST(TrainCli, MissingFramesAndBadModesAreClearErrors) {
 // --epochs, --batch, --lr and --seed override the config: a run from a config that says one
 // thing plus the four flags matches, loss for loss, a run from a config that says what the flags say.
 TEST(TrainCli, SeedEpochsBatchLrFlagsOverrideTheConfig) {
-  REQUIRE_MODEL();
   test::ScratchDir scratch;
   RunFiles flags = make_run(scratch, "flags", 1), config = make_run(scratch, "config", 1);
   std::string text = read_file(config.config);
@@ -236,7 +234,6 @@ TEST(TrainCli, SeedEpochsBatchLrFlagsOverrideTheConfig) {
 // record says failed with the file and the OS's reason (not `running`, no abort), no temporary
 // file stays, and the rerun with room trains to the end.
 TEST(TrainCli, FailedCheckpointWriteIsARecordedFailure) {
-  REQUIRE_MODEL();
   test::ScratchDir scratch;
   RunFiles r = make_run(scratch, "r", 2);
   auto full = test::run_shell("(trap '' XFSZ; ulimit -f 64; " + shell_quote(test::psmflow_binary().string()) + " " +
@@ -259,7 +256,6 @@ TEST(TrainCli, FailedCheckpointWriteIsARecordedFailure) {
 // latest.pt, rerun: the damage is named, training resumes from ckpt-e1.pt and ends done; a
 // SIGTERM is a warning, not an error, while the record says interrupted.
 TEST(TrainCli, CorruptLatestIsNamedAndTheEpochCheckpointResumed) {
-  REQUIRE_MODEL();
   test::ScratchDir scratch;
   RunFiles r = make_run(scratch, "r", 3);
   {

@@ -34,7 +34,7 @@ struct DataSection {
 };
 
 struct PreprocessSection {
-  std::string detector = "haar";  // haar | lbp | dnn
+  std::string detector = "haar";  // haar | lbp | dnn | dlib
   fs::path cascade;               // empty = opencv-data's default for the detector
   fs::path dnn_model;             // FaceDetectorYN .onnx, required when detector = dnn
   fs::path eye_cascade;           // empty = opencv-data's haarcascade_eye.xml
@@ -47,6 +47,9 @@ struct PreprocessSection {
   long long frame_start = 0;  // first source frame (0-based)
   long long frame_end = -1;   // one past the last source frame; -1 = to the end
   int contact_sheet_tiles = 48;
+  fs::path landmark_model;    // dlib 68-point shape predictor; empty = libdlib-data's
+  bool smooth_landmarks = true;  // temporal smoothing of landmark jitter
+  double min_confidence = 0.5;  // frames whose /confidence is lower are left out of training
 };
 
 struct ModelSection {

@@ -1,5 +1,6 @@
 // Face detectors behind one interface (STYLE.md 1): OpenCV cascades (Haar, LBP) from Debian's
-// opencv-data, and OpenCV's DNN detector (FaceDetectorYN, a YuNet .onnx file the user gives).
+// opencv-data, OpenCV's DNN detector (FaceDetectorYN, a YuNet .onnx file the user gives), and
+// dlib's HOG frontal face detector (libdlib-dev).
 #pragma once
 #include <opencv2/core.hpp>
 #include <opencv2/objdetect.hpp>
@@ -15,7 +16,7 @@ namespace psmflow::video {
 
 struct Detection {
   cv::Rect2f box;  // pixels of the image given to detect()
-  float score = 0;
+  float score = 0;  // 0..1: how sure the detector is (cascades: from the neighbour votes)
   std::optional<std::pair<cv::Point2f, cv::Point2f>> eyes;  // (left in image, right in image) when the detector gives them
 };
 

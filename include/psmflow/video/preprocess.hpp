@@ -16,6 +16,7 @@ namespace psmflow {
 struct PreprocessStats {
   std::int64_t frames = 0;    // frames written
   std::int64_t detected = 0;  // frames whose face was found
+  std::int64_t confident = 0;  // of those, frames at or above [preprocess] min_confidence: training uses them
   int detector_calls = 0;
   double seconds = 0;
   std::vector<std::string> warnings;

@@ -23,6 +23,7 @@ struct TrackedFrame {
   cv::Rect2f box;   // source pixels; empty before the first face
   float roll_deg = 0;
   bool detected = false;
+  float score = 0;  // the detector's 0..1 score (interpolated between keyframes), 0 when not detected
 };
 
 struct TrackerOptions {
@@ -42,9 +43,11 @@ class FaceTracker {
   struct Found {
     cv::Rect2f box;
     std::optional<float> roll;
+    float score = 0;
   };
-  // One detection on one frame: near `prior` when given, else over the whole frame.
-  std::optional<Found> locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior);
+  // One detection on one frame: near `prior` when given, else (or with whole_image) over the whole
+  // frame; of several faces the one most like `prior` (the largest without one).
+  std::optional<Found> locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior, bool whole_image = false);
   int detector_calls() const { return calls_; }
 
  private:

@@ -1,0 +1,61 @@
+// 68-point facial landmarks (iBUG 300-W layout) from Debian's dlib shape predictor
+// (libdlib-data: /usr/share/dlib/shape_predictor_68_face_landmarks.dat), fitted inside a face box,
+// with a fit score, and temporal smoothing of the landmarks' jitter.
+#pragma once
+#include <opencv2/core.hpp>
+
+#include <array>
+#include <filesystem>
+#include <memory>
+
+namespace psmflow::video {
+
+inline constexpr int kLandmarks = 68;
+using LandmarkSet = std::array<cv::Point2f, kLandmarks>;
+
+inline const std::filesystem::path kDlibLandmarkModel = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+
+struct LandmarkFit {
+  LandmarkSet points;  // source pixels
+  // 0..1: how face-like the fitted shape is (1 = the model's mean shape after a similarity
+  // transform; it falls to 0 as the residual grows to 0.4 of the eye distance).
+  float fit = 0;
+};
+
+// Loaded once and shared: fitting is const and may run on several threads at a time.
+class LandmarkModel {
+ public:
+  // Throws UsageError naming the file when it is missing or not a dlib shape predictor of 68 points.
+  explicit LandmarkModel(const std::filesystem::path& file);
+  ~LandmarkModel();
+  LandmarkFit fit(const cv::Mat& gray, const cv::Rect2f& box) const;  // 8-bit grey source frame
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The model of `file` (empty = kDlibLandmarkModel), loaded on the first call for that file (about
+// a second: 100 MB) and shared by all later callers and threads.
+std::shared_ptr<const LandmarkModel> shared_landmark_model(const std::filesystem::path& file);
+
+// The eye centres (means of points 36-41 and 42-47: image-left, image-right) and the mouth centre
+// (mean of the outer lip, 48-59).
+cv::Point2f left_eye(const LandmarkSet& p);
+cv::Point2f right_eye(const LandmarkSet& p);
+cv::Point2f mouth(const LandmarkSet& p);
+
+// Smooths landmark jitter on a still face without lagging real movement: each frame's points are
+// blended with the previous smoothed ones, strongly while they move less than a few percent of the
+// eye distance (noise), not at all once they move more (the head moved).
+class LandmarkSmoother {
+ public:
+  LandmarkSet push(const LandmarkSet& raw);  // the smoothed points of this frame
+  void reset() { have_ = false; }
+
+ private:
+  LandmarkSet last_{};
+  bool have_ = false;
+};
+
+}  // namespace psmflow::video
