@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "psmflow/core/parse.hpp"
 #include "psmflow/core/error.hpp"
 
 namespace psmflow::eval {
@@ -27,16 +28,9 @@ int column(const std::vector<std::string>& header, const std::string& name, cons
 }
 
 long long parse_int(const std::string& cell, const std::filesystem::path& csv, int line, const char* what) {
-  std::size_t used = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(cell, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != cell.size())
-    throw StageError(fmt::format("{}: line {}: {} '{}' is not an integer", csv.string(), line, what, cell));
-  return v;
+  auto v = parse_integer(cell);
+  if (!v) throw StageError(fmt::format("{}: line {}: {} '{}' is not an integer", csv.string(), line, what, cell));
+  return *v;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "psmflow/core/parse.hpp"
 #include "psmflow/core/error.hpp"
 
 namespace psmflow::video {
@@ -37,15 +38,9 @@ std::vector<std::string> split(const std::string& line) {
 }
 
 long long parse_int(const std::string& cell, const fs::path& file, int line, const char* what) {
-  std::size_t used = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(cell, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (cell.empty() || used != cell.size()) fail_at(file, line, std::string("bad ") + what + " '" + cell + "'");
-  return v;
+  auto v = parse_integer(cell);
+  if (!v) fail_at(file, line, std::string("bad ") + what + " '" + cell + "'");
+  return *v;
 }
 
 std::ifstream open_labels(const fs::path& file) {

@@ -29,7 +29,8 @@ std::map<std::int64_t, Truth> read_truth(const fs::path& csv) {
     std::stringstream ss(line);
     std::string cell;
     std::vector<double> v;
-    while (std::getline(ss, cell, ',')) v.push_back(std::stod(cell));
+    // The face columns come first; the idiosyncrasy's kind (text) and intensity follow.
+    while (v.size() < 7 && std::getline(ss, cell, ',')) v.push_back(std::stod(cell));
     if (v.size() < 7) continue;
     out[static_cast<std::int64_t>(v[0])] = {float(v[1]), float(v[2]), float(v[3]), float(v[4]), v[5] != 0, v[6] != 0};
   }

@@ -117,20 +117,20 @@ TEST(EmbeddingsH5, TruncatedFileNamesIt) {
 // reason, the earlier embeddings.h5 stays readable with its groups, and no temporary is left.
 TEST(EmbeddingsH5, FailedWriteKeepsTheEarlierFile) {
   ScratchDir dir;
-  fs::path f = dir / "embeddings.h5";
-  write_embeddings(f, "psm", sample(5, 1.f));
-  const auto size = fs::file_size(f);
+  const fs::path d = dir / "embeddings";
+  write_embeddings(d / "psm.h5", "psm", sample(5, 1.f));
+  const auto size = fs::file_size(d / "psm.h5");
   std::string error;
   try {
     psmflow::test::FileSizeLimit limit(size + 1024);
-    write_embeddings(f, "gm", sample(20000, 2.f));
+    write_embeddings(d / "gm.h5", "gm", sample(20000, 2.f));
   } catch (const std::exception& e) {
     error = e.what();
   }
   EXPECT_NE(error.find("File too large"), std::string::npos) << error;
-  EXPECT_NE(error.find(dir.path().string()), std::string::npos) << error;
-  EXPECT_EQ(read_embeddings(f, "psm").code, sample(5, 1.f).code);
-  EXPECT_EQ(embedding_tags(f).size(), 1u);
-  for (auto it = fs::directory_iterator(dir.path()); it != fs::directory_iterator(); ++it)
+  EXPECT_NE(error.find(d.string()), std::string::npos) << error;
+  EXPECT_EQ(read_embeddings(d / "psm.h5", "psm").code, sample(5, 1.f).code);
+  EXPECT_EQ(embedding_tags(d), (std::vector<std::string>{"psm"}));
+  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it)
     EXPECT_FALSE(is_temp_name(it->path())) << it->path();
 }

@@ -65,6 +65,21 @@ bool wait_rows(test::Child& child, const RunFiles& r, std::size_t rows) {
   return false;
 }
 
+// kill -9 after epoch 2's row (epoch 1's checkpoint exists whatever the kill interrupts), then
+// the same command again: it resumes and writes exactly the uninterrupted run's losses.
+void kill_and_resume(const RunFiles& b, const std::filesystem::path& log, const std::vector<std::string>& expected) {
+  {
+    test::Child child(train_args(b), log);
+    ASSERT_TRUE(wait_rows(child, b, 2)) << test::run_shell("cat " + shell_quote(log.string())).output;
+    child.signal(SIGKILL);
+    EXPECT_EQ(child.wait(), 128 + SIGKILL);
+  }
+  auto again = test::run_psmflow(join(train_args(b)));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("resuming from"), std::string::npos) << again.output;
+  EXPECT_EQ(test::loss_columns(b.dir / "subjects/S1/psm/losses.csv"), expected);
+}
+
 }  // namespace
 
 TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
@@ -76,16 +91,7 @@ TEST(TrainCli, KillAndSigtermResumeReproduceTheUninterruptedLosses) {
   auto expected = test::loss_columns(a.dir / "subjects/S1/psm/losses.csv");
   ASSERT_EQ(expected.size(), static_cast<std::size_t>(epochs + 1));
 
-  {  // kill -9 in the middle of epoch 3 (or wherever it is after epoch 2's row), then rerun
-    test::Child child(train_args(b), scratch / "b.log");
-    ASSERT_TRUE(wait_rows(child, b, 2)) << test::run_shell("cat " + shell_quote((scratch / "b.log").string())).output;
-    child.signal(SIGKILL);
-    EXPECT_EQ(child.wait(), 128 + SIGKILL);
-  }
-  auto again = test::run_psmflow(join(train_args(b)));
-  ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("resuming from"), std::string::npos) << again.output;
-  EXPECT_EQ(test::loss_columns(b.dir / "subjects/S1/psm/losses.csv"), expected);
+  ASSERT_NO_FATAL_FAILURE(kill_and_resume(b, scratch / "b.log", expected));
 
   {  // SIGTERM: checkpoint at the next step, exit 3, record interrupted
     test::Child child(train_args(c), scratch / "c.log");
@@ -156,17 +162,7 @@ TEST(TrainCli, Bf16KillResumeReproducesTheUninterruptedLosses) {
   ASSERT_EQ(done.exit_code, 0) << done.output;
   auto expected = test::loss_columns(a.dir / "subjects/S1/psm/losses.csv");
   ASSERT_EQ(expected.size(), static_cast<std::size_t>(epochs + 1));
-  {
-    test::Child child(train_args(b), scratch / "b.log");
-    // After epoch 2's row, epoch 1's checkpoint exists whatever the kill interrupts.
-    ASSERT_TRUE(wait_rows(child, b, 2)) << test::run_shell("cat " + shell_quote((scratch / "b.log").string())).output;
-    child.signal(SIGKILL);
-    EXPECT_EQ(child.wait(), 128 + SIGKILL);
-  }
-  auto again = test::run_psmflow(join(train_args(b)));
-  ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("resuming from"), std::string::npos) << again.output;
-  EXPECT_EQ(test::loss_columns(b.dir / "subjects/S1/psm/losses.csv"), expected);
+  ASSERT_NO_FATAL_FAILURE(kill_and_resume(b, scratch / "b.log", expected));
 
   ASSERT_EQ(test::run_psmflow(join(train_args(f))).exit_code, 0);
   auto fp32 = test::loss_columns(f.dir / "subjects/S1/psm/losses.csv");
