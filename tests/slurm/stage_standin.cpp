@@ -127,7 +127,7 @@ int run(const Args& a) {
                  [&] { return write_output(run.subject_dir(id) / "embeddings-gm.txt", "gm emb"); });
   if (a.command == "embed" && a.untrained)
     return stage(id, stage::embed_untrained, [&]() -> StageResult {
-      if (behaviour.rfind("fail-untrained", 0) == 0) throw StageError("untrained network of " + id + " failed");
+      if (behaviour.rfind("untrained-fails", 0) == 0) throw StageError("untrained network of " + id + " failed");
       return write_output(run.embeddings(id, "untrained"), "u");
     });
   if (a.command == "embed")
