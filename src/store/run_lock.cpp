@@ -87,6 +87,14 @@ std::string busy_message(const fs::path& file, const LockHolder& h) {
                      file.parent_path().string(), who, h.command, h.since, file.string());
 }
 
+bool same_text(const fs::path& file, const std::string& text) {
+  try {
+    return read_file(file) == text;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 std::optional<LockHolder> RunLock::read(const fs::path& run_dir) {
@@ -127,11 +135,13 @@ std::unique_ptr<RunLock> RunLock::acquire(const fs::path& run_dir, const std::st
     spdlog::warn("{}: taking over a stale lock of {} ({}): {}", f.string(), holder.command, holder.since, why);
     // Move it aside and check it is the one judged stale, so that two takers never remove each
     // other's fresh lock.
+    // The ranks of one job share a token and may all find the stale lock at once: the name set
+    // aside is this process's own.
     fs::path aside = f;
-    aside += std::string(kTempMarker) + token;
+    aside += std::string(kTempMarker) + std::to_string(::getpid());
     std::error_code ec;
     fs::rename(f, aside, ec);
-    if (!ec && read_file(aside) != text) ::link(aside.c_str(), f.c_str());
+    if (!ec && !same_text(aside, text)) ::link(aside.c_str(), f.c_str());
     fs::remove(aside, ec);
   }
   throw RunDirBusy(f.string() + ": could not take the lock (others kept taking it); try again");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "psmflow/core/fs.hpp"
@@ -108,4 +109,34 @@ TEST_F(LockTest, HandedToSlurmItIsHeldWhileAJobLives) {
   auto task = acquire_as("sub", dir.path(), alive);
   EXPECT_FALSE(task->owner());
   EXPECT_TRUE(acquire_as("later", dir.path(), [](const std::vector<std::string>&) { return false; })->owner());
+}
+
+// The ranks of one MPI job find a stale lock at the same moment: they take it over or share it,
+// and none fails.
+TEST_F(LockTest, RanksOfOneJobTakeOverAStaleLockTogether) {
+  write_holder(dir.path(), host_name(), dead_pid());
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 6; ++r) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      try {
+        auto lock = acquire_as("job-7", dir.path());
+        ::_exit(lock->owner() ? 10 : 11);
+      } catch (...) {
+        ::_exit(1);
+      }
+    }
+    ranks.push_back(pid);
+  }
+  int owners = 0, sharers = 0;
+  for (pid_t pid : ranks) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    owners += WEXITSTATUS(status) == 10;
+    sharers += WEXITSTATUS(status) == 11;
+  }
+  EXPECT_GE(owners, 1);
+  EXPECT_EQ(owners + sharers, 6) << "a rank failed to take or share the lock";
+  EXPECT_EQ(RunLock::read(dir.path())->token, "job-7");
 }
