@@ -87,6 +87,17 @@ std::string busy_message(const fs::path& file, const LockHolder& h) {
                      file.parent_path().string(), who, h.command, h.since, file.string());
 }
 
+// A command killed just before this one started (kill, then rerun; a job whose rank died) may
+// take a moment to be gone: a short grace before the run directory counts as busy.
+bool exits_soon(long pid) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until) {
+    if (!process_alive(pid)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 bool same_text(const fs::path& file, const std::string& text) {
   try {
     return read_file(file) == text;
@@ -130,7 +141,8 @@ std::unique_ptr<RunLock> RunLock::acquire(const fs::path& run_dir, const std::st
       holder.host = host_name();  // unreadable: written by no live psmflow
     }
     if (holder.token == token) return std::unique_ptr<RunLock>(new RunLock(f, token, false));
-    const std::string why = stale_reason(holder, f, jobs_alive);
+    std::string why = stale_reason(holder, f, jobs_alive);
+    if (why.empty() && holder.slurm_jobs.empty() && holder.host == host_name() && exits_soon(holder.pid)) continue;
     if (why.empty()) throw RunDirBusy(busy_message(f, holder));
     spdlog::warn("{}: taking over a stale lock of {} ({}): {}", f.string(), holder.command, holder.since, why);
     // Move it aside and check it is the one judged stale, so that two takers never remove each

@@ -98,7 +98,7 @@ TEST(RunCli, ACorruptedOutputOfAnyStageIsRedoneOnRerun) {
   EXPECT_EQ(redone, corrupted);
 }
 
-// Two commands on one run directory (issue 16): the second exits 2 at once naming the holder;
+// Two commands on one run directory (issue 16): the second exits 2 within seconds naming the holder;
 // status still reads the run meanwhile; the first finishes undisturbed and releases the lock.
 TEST(RunCli, ASecondRunOnTheSameRunDirectoryIsRefused) {
   ScratchDir dir;
@@ -106,7 +106,7 @@ TEST(RunCli, ASecondRunOnTheSameRunDirectoryIsRefused) {
   fs::path log = dir / "work.log";
   const std::string psmflow = shell_quote(psmflow_binary().string());
   const std::string run = psmflow + " run " + shell_quote(cfg.string());
-  auto r = run_shell("cd " + shell_quote(dir.path().string()) + " && (" + hook_env(log, "S01:preprocess:sleep=4") +
+  auto r = run_shell("cd " + shell_quote(dir.path().string()) + " && (" + hook_env(log, "S01:preprocess:sleep=10") +
                      run + " > first.log 2>&1 & first=$!; sleep 1.5; " + run + "; echo second=$?; " + psmflow +
                      " status run --no-slurm > /dev/null; echo status=$?; wait $first; echo first=$?)");
   EXPECT_NE(r.output.find("second=2\n"), std::string::npos) << r.output;

@@ -3,6 +3,7 @@
 
 namespace psmflow {
 
-bool process_alive(long pid);  // kill(pid, 0) succeeds, or fails only for lack of permission
+// kill(pid, 0) succeeds, or fails only for lack of permission, and the process is no zombie.
+bool process_alive(long pid);
 
 }  // namespace psmflow
