@@ -31,9 +31,8 @@ std::vector<std::string> shard_subjects(std::vector<std::string> ids, const Shar
 
 std::vector<StageStep> chain_of_phase(const Pipeline& pipe, int phase) {
   std::vector<StageStep> chain;
-  for (const auto& name : pipe.in_phase(phase)) {
+  for (const auto& name : pipe.in_phase(phase, Scope::subject)) {
     const Stage& s = pipe.at(name);
-    if (s.scope != Scope::subject) continue;
     chain.push_back({s.command.front(), s.name, {s.command.begin() + 1, s.command.end()}});
   }
   return chain;

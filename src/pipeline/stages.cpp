@@ -137,6 +137,13 @@ std::vector<std::string> Pipeline::in_phase(int phase) const {
   return out;
 }
 
+std::vector<std::string> Pipeline::in_phase(int phase, Scope scope) const {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < stages_.size(); ++i)
+    if (phase_[i] == phase && stages_[i].scope == scope) out.push_back(stages_[i].name);
+  return out;
+}
+
 std::vector<std::string> Pipeline::names(Scope scope) const {
   std::vector<std::string> out;
   for (const auto& s : stages_)

@@ -71,10 +71,7 @@ bool active(const RunStatus& s, const std::string& job) {
 }  // namespace
 
 std::vector<std::string> shard_stages(const pipeline::Pipeline& pipe) {
-  std::vector<std::string> out;
-  for (const auto& st : pipe.in_phase(0))
-    if (pipe.at(st).scope == pipeline::Scope::subject) out.push_back(st);
-  return out;
+  return pipe.in_phase(0, pipeline::Scope::subject);
 }
 
 bool is_active_state(const std::string& st) {

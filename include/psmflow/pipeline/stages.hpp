@@ -65,6 +65,7 @@ class Pipeline {
   int phase(const std::string& name) const;
   int phases() const;
   std::vector<std::string> in_phase(int phase) const;
+  std::vector<std::string> in_phase(int phase, Scope scope) const;
   std::vector<std::string> names(Scope scope) const;
 
  private:
