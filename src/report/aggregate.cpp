@@ -10,6 +10,7 @@
 #include "psmflow/eval/metrics.hpp"
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/core/parse.hpp"
 #include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/manifest.hpp"
 #include "psmflow/report/report.hpp"
@@ -120,7 +121,22 @@ struct Loaded {
   json eval;
 };
 
-json subject_rows(const std::vector<Loaded>& evals, const std::vector<std::string>& models) {
+// Frames decoded, with a face, and kept for training (confidence >= [preprocess] min_confidence), from
+// the subject's preprocess record; null for records older than those details.
+json preprocess_frames(const std::vector<Record>& records) {
+  for (const auto& r : records) {
+    if (r.stage != stage::preprocess) continue;
+    json out = json::object();
+    for (const char* k : {"frames", "detected", "kept"})
+      if (auto it = r.details.find(k); it != r.details.end())
+        if (auto v = parse_integer(it->second)) out[k] = *v;
+    return out.size() == 3 ? out : json(nullptr);
+  }
+  return nullptr;
+}
+
+json subject_rows(const std::vector<Loaded>& evals, const std::vector<std::string>& models,
+                  const std::map<std::string, std::vector<Record>>& records) {
   json rows = json::array();
   for (const auto& [id, e] : evals) {
     json f1 = json::object();
@@ -135,8 +151,10 @@ json subject_rows(const std::vector<Loaded>& evals, const std::vector<std::strin
         const json& s = e["models"][m];
         f1[m] = {{"mean", s["mean"]["mean"]}, {"lo", s["mean"]["lo"]}, {"hi", s["mean"]["hi"]}, {"point", s["mean_f1"]}};
       }
+    auto recs = records.find(id);
     json row = {{"subject", id}, {"frames", e["frames"]}, {"active_aus", e["active_aus"]}, {"f1", f1},
-                {"chance_f1", n_active ? chance / n_active : 0.0}, {"warnings", e.value("warnings", json::array())}};
+                {"chance_f1", n_active ? chance / n_active : 0.0}, {"warnings", e.value("warnings", json::array())},
+                {"preprocess", recs == records.end() ? json(nullptr) : preprocess_frames(recs->second)}};
     if (e["models"].contains("psm") && e["models"].contains("gm"))
       row["psm_minus_gm"] = paired_difference(e["models"]["psm"], e["models"]["gm"]);
     double cd = mean_cluster_diff(e["clusters"]);
@@ -301,7 +319,7 @@ json aggregate(const RunDir& run, const Config& cfg, const std::vector<std::stri
   progress.finish();
   std::vector<std::string> models = ordered_models(tags);
   std::uint64_t seed = cfg.run.seed;
-  json rows = subject_rows(evals, models);
+  json rows = subject_rows(evals, models, records);
   json head = headline(evals, models);
 
   json out;

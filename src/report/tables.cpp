@@ -60,13 +60,17 @@ Table per_au(const json& r) {
 
 Table per_subject(const json& r) {
   Table t{"psm_minus_gm", "Per subject", "Each subject's mean F1 over its active AUs (bootstrap mean and 95% interval); "
-          "PSM - GM from paired draws; clusters at the chosen DBSCAN setting.", {"subject", "frames", "active AUs"}, {}};
+          "PSM - GM from paired draws; clusters at the chosen DBSCAN setting. Frames: kept for training (a face at "
+          "[preprocess] min_confidence or above) of those decoded, then those evaluated (kept and labelled).",
+          {"subject", "frames kept / decoded", "frames evaluated", "active AUs"}, {}};
   std::vector<std::string> models;
   for (const auto& m : r["models"])
     if (main_model(m)) models.push_back(m), t.header.push_back(model_label(m));
   for (const char* h : {"PSM - GM", "GM - PSM clusters (grid mean)", "novel PSM / GM"}) t.header.push_back(h);
   for (const auto& row : r["per_subject"]) {
-    std::vector<std::string> cells = {row["subject"], num(row["frames"]), std::to_string(row["active_aus"].size())};
+    const json& pre = row.value("preprocess", json());
+    std::string kept = pre.is_object() ? num(pre["kept"]) + " / " + num(pre["frames"]) : "-";
+    std::vector<std::string> cells = {row["subject"], kept, num(row["frames"]), std::to_string(row["active_aus"].size())};
     for (const auto& m : models) cells.push_back(row["f1"].contains(m) ? interval_text(row["f1"][m]) : "-");
     cells.push_back(row.contains("psm_minus_gm") ? interval_text(row["psm_minus_gm"]) : "-");
     cells.push_back(row.contains("cluster_diff_gm_minus_psm") ? num(row["cluster_diff_gm_minus_psm"], 2) : "-");

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "psmflow/core/fs.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/report/report.hpp"
+#include "psmflow/store/manifest.hpp"
 #include "support/test_support.hpp"
 
 using namespace psmflow;
@@ -162,4 +164,21 @@ TEST(ReportAggregate, DiscoverySectionAndTopSentence) {
   fs::remove_all(run.subject_dir("A")), fs::remove_all(run.subject_dir("B"));
   r = report::aggregate(run, cfg, report::run_subjects(run, cfg));
   EXPECT_TRUE(r["discovery"].is_null());
+}
+
+TEST(ReportAggregate, EachSubjectsRowSaysHowManyFramesItKept) {
+  ScratchDir dir;
+  RunDir run(dir / "run");
+  put(run, fake_eval("A", 0.8, 0.7, {{1}}, {{1}}, 0, 0));
+  put(run, fake_eval("B", 0.6, 0.65, {{1}}, {{1}}, 0, 0));
+  Manifest m(run);
+  Record r = m.begin("A", stage::preprocess, "in", "cfg");
+  m.finish_done(r, {}, {{"frames", "270"}, {"detected", "268"}, {"kept", "251"}});
+  Config cfg = default_config();
+  json out = report::aggregate(run, cfg, report::run_subjects(run, cfg));
+  EXPECT_EQ(out["per_subject"][0]["preprocess"], json({{"frames", 270}, {"detected", 268}, {"kept", 251}}));
+  EXPECT_TRUE(out["per_subject"][1]["preprocess"].is_null()) << "B has no preprocess record";
+  std::string md = report::render_markdown(out);
+  EXPECT_NE(md.find("| A | 251 / 270 | 100 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| B | - | 100 |"), std::string::npos) << md;
 }
