@@ -6,6 +6,7 @@
 #include "command.hpp"
 #include "psmflow/core/error.hpp"
 #include "psmflow/core/log.hpp"
+#include "psmflow/core/openmp.hpp"
 #include "psmflow/train/plugin.hpp"
 
 using namespace psmflow;
@@ -35,6 +36,7 @@ int run_command(const cli::Command& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  limit_openmp_spinning(argv);
   CLI::App app{"psmflow: facial videos of many people to Person-Specific Models, a General Model "
                "and one evaluation report, on a workstation or a Slurm cluster.",
                "psmflow"};

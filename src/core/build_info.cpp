@@ -5,6 +5,7 @@
 
 #include <opencv2/core/utility.hpp>
 
+#include "psmflow/core/openmp.hpp"
 #include "psmflow/git_commit.hpp"
 
 namespace psmflow {
@@ -33,7 +34,8 @@ std::vector<BuildEntry> build_info() {
           {"commit", PSMFLOW_GIT_COMMIT},
           {"MPI", mpi_version()},
           {"OpenCV", cv::getVersionString()},
-          {"HDF5", hdf5_version()}};
+          {"HDF5", hdf5_version()},
+          {"OpenMP wait", openmp_wait_policy()}};
 }
 
 }  // namespace psmflow

@@ -33,12 +33,8 @@ std::vector<std::string> child_environment(const ChildSpec& spec) {
     env.push_back(entry);
   }
   for (const auto& [name, value] : spec.env) env.push_back(name + "=" + value);
-  // OpenMP reads this when the child loads, so it must be set before exec. Spinning idle threads
-  // made 2-thread training steps several times slower when children share cores; users may override.
-  bool has_wait_policy = std::any_of(env.begin(), env.end(), [](const std::string& e) {
-    return e.rfind("OMP_WAIT_POLICY=", 0) == 0;
-  });
-  if (!has_wait_policy) env.push_back("OMP_WAIT_POLICY=PASSIVE");
+  // OpenMP's wait settings come with the environment: psmflow limited its own spinning at start
+  // (core/openmp.hpp), or the user chose.
   return env;
 }
 

@@ -2,7 +2,9 @@
 // `mpirun -n K psmflow demo`.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "psmflow/config/config.hpp"
 #include "support/test_support.hpp"
@@ -30,6 +32,32 @@ TEST(Habits, VersionNamesEveryLibraryAndWhereTheDataAndPluginAre) {
       << r.output;
   EXPECT_NE(r.output.find("\ndata: " + (build / "share/psmflow").string() + "\n"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("not loaded"), std::string::npos) << r.output;
+}
+
+// libgomp spins long at its barriers unless told otherwise, which starves trainings that share
+// cores: psmflow runs itself with a short spin count unless the user chose (docs/train.md "Threads").
+TEST(Habits, OpenMpThreadsSpinBrieflyUnlessTheUserChose) {
+  struct Saved {
+    const char* name;
+    bool had;
+    std::string value;
+  };
+  std::vector<Saved> saved;
+  for (const char* n : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"}) {
+    const char* v = std::getenv(n);
+    saved.push_back({n, v != nullptr, v ? v : ""});
+    ::unsetenv(n);
+  }
+  auto r = test::run_psmflow("--version");
+  EXPECT_NE(r.output.find("\nOpenMP wait: GOMP_SPINCOUNT=2000 (psmflow's default"), std::string::npos) << r.output;
+  ::setenv("OMP_WAIT_POLICY", "ACTIVE", 1);
+  r = test::run_psmflow("--version");
+  EXPECT_NE(r.output.find("\nOpenMP wait: OMP_WAIT_POLICY=ACTIVE\n"), std::string::npos) << r.output;
+  ::unsetenv("OMP_WAIT_POLICY");
+  ::setenv("GOMP_SPINCOUNT", "1000", 1);
+  r = test::run_psmflow("--version");
+  EXPECT_NE(r.output.find("\nOpenMP wait: GOMP_SPINCOUNT=1000\n"), std::string::npos) << r.output;
+  for (const auto& s : saved) s.had ? (void)::setenv(s.name, s.value.c_str(), 1) : (void)::unsetenv(s.name);
 }
 
 TEST(Habits, HelpShowsTheBuiltInDefaults) {

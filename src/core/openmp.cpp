@@ -1,0 +1,34 @@
+#include "psmflow/core/openmp.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace psmflow {
+
+namespace {
+// Set in the re-executed process, so that its --version can tell psmflow's default from a user's.
+constexpr const char* kSetByPsmflow = "PSMFLOW_OMP_SPIN_SET";
+}  // namespace
+
+void limit_openmp_spinning(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  ::setenv("GOMP_SPINCOUNT", std::to_string(kOpenMpSpinCount).c_str(), 1);
+  ::setenv(kSetByPsmflow, "1", 1);
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv("GOMP_SPINCOUNT");  // exec failed: this process's libgomp spins anyway, and so would its children
+  ::unsetenv(kSetByPsmflow);
+}
+
+std::string openmp_wait_policy() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  if (policy == nullptr && spin != nullptr && std::getenv(kSetByPsmflow) != nullptr)
+    return std::string("GOMP_SPINCOUNT=") + spin + " (psmflow's default: spin briefly, then sleep)";
+  std::string out = policy != nullptr ? std::string("OMP_WAIT_POLICY=") + policy : "";
+  if (spin != nullptr) out += std::string(out.empty() ? "" : ", ") + "GOMP_SPINCOUNT=" + spin;
+  return out.empty() ? "libgomp's default (spin 300000 times, then sleep)" : out;
+}
+
+}  // namespace psmflow
