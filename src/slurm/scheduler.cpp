@@ -7,10 +7,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <regex>
+#include <limits>
 #include <sstream>
 
 #include "psmflow/core/error.hpp"
+#include "psmflow/core/parse.hpp"
 
 namespace psmflow::slurm {
 namespace {
@@ -142,13 +143,17 @@ std::vector<JobState> parse_squeue(const std::string& out) {
   return jobs;
 }
 
+// Not a std::regex: libstdc++'s matcher recurses once per character, and a long line of
+// `scontrol show config` output would overflow the stack (fuzz_slurm_output).
 int parse_max_array_size(const std::string& scontrol_config) {
-  static const std::regex re(R"(^\s*MaxArraySize\s*=\s*([0-9]+))");
   std::istringstream in(scontrol_config);
   std::string line;
-  std::smatch m;
-  while (std::getline(in, line))
-    if (std::regex_search(line, m, re)) return std::stoi(m[1]);
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos || trim(line.substr(0, eq)) != "MaxArraySize") continue;
+    const auto n = parse_integer(trim(line.substr(eq + 1)));
+    return n && *n > 0 && *n <= std::numeric_limits<int>::max() ? static_cast<int>(*n) : 0;
+  }
   return 0;
 }
 

@@ -17,6 +17,9 @@
 namespace psmflow {
 namespace {
 
+// The widest embedding any preset writes is 512; a file that claims more was not written by psmflow.
+constexpr hsize_t kMaxEmbeddingDim = 1 << 16;
+
 class FileLock {
  public:
   explicit FileLock(const std::filesystem::path& path) {
@@ -101,6 +104,9 @@ Embeddings read_embeddings(const std::filesystem::path& file, const std::string&
   h5::read_dataset(g, "frame_index", H5T_NATIVE_INT64, e.frame_index, file);
   if (cd.size() != 2 || fd.size() != 2 || cd[0] != fd[0] || cd[0] != e.frame_index.size())
     throw std::runtime_error(file.string() + ": group '" + tag + "' has mismatched code/feature/frame_index shapes");
+  if (cd[1] > kMaxEmbeddingDim || fd[1] > kMaxEmbeddingDim)
+    throw std::runtime_error(file.string() + ": group '" + tag + "' has embeddings of more than " +
+                             std::to_string(kMaxEmbeddingDim) + " dimensions");
   e.n = static_cast<std::int64_t>(cd[0]);
   e.code_dim = static_cast<int>(cd[1]);
   e.feature_dim = static_cast<int>(fd[1]);

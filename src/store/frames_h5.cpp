@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "psmflow/core/parse.hpp"
 #include "psmflow/store/frames.hpp"
 #include "h5_util.hpp"
 
@@ -218,15 +219,19 @@ void FramesReader::Impl::read_labels() {
   H5G_info_t info;
   h5::check_status(H5Gget_info(group, &info), "H5Gget_info(/au)", path);
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    char name[64] = {0};
-    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof(name), H5P_DEFAULT);
-    std::string s = name;
+    const ssize_t length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (length < 0) throw std::runtime_error(path.string() + ": cannot read the names in /au: " + h5::last_error());
+    std::string s(static_cast<std::size_t>(length) + 1, '\0');
+    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), s.size(), H5P_DEFAULT);
+    s.resize(static_cast<std::size_t>(length));
     if (s.rfind("AU", 0) != 0 || s.size() < 3 || s.find_first_not_of("0123456789", 2) != std::string::npos)
       throw std::runtime_error(path.string() + ": unexpected dataset /au/" + s + " (expected AU<number>)");
     std::vector<std::int8_t> v;
     h5::read_dataset(group, s, H5T_NATIVE_INT8, v, path);
     expect_length("au/" + s, v.size());
-    labels[std::stoi(s.substr(2))] = std::move(v);
+    const auto au = parse_integer(s.substr(2));  // digits only, checked above; an AU past 999 is not one
+    if (!au || *au > 999) throw std::runtime_error(path.string() + ": unexpected dataset /au/" + s + " (AU number out of range)");
+    labels[static_cast<int>(*au)] = std::move(v);
   }
 }
 

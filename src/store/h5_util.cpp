@@ -1,7 +1,11 @@
 #include "h5_util.hpp"
 
+#include <fmt/format.h>
+
+#include <cstdint>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 
 namespace psmflow::h5 {
 namespace {
@@ -11,6 +15,16 @@ herr_t collect_message(unsigned n, const H5E_error2_t* err, void* data) {
   (void)n;
   if (err->desc && *err->desc) out->push_back(err->desc);
   return 0;
+}
+
+std::string type_class_name(H5T_class_t c) {
+  switch (c) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "floating-point";
+    case H5T_STRING: return "a string";
+    case H5T_COMPOUND: return "a compound type";
+    default: return "of type class " + std::to_string(static_cast<int>(c));
+  }
 }
 
 Handle open_object(hid_t loc, const std::string& name, const std::filesystem::path& file) {
@@ -175,8 +189,31 @@ std::vector<hsize_t> dataset_dims(hid_t loc, const std::string& name, const std:
   return dims;
 }
 
+std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t element_size, const std::string& name,
+                          const std::filesystem::path& file) {
+  // deflate packs at most about 1000:1, and a file written by psmflow is never smaller than that
+  constexpr std::uintmax_t kMaxInflation = 1024, kSlack = std::uintmax_t{64} << 20;
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(file, ec);
+  const std::uintmax_t limit = (ec ? 0 : size) * kMaxInflation + kSlack;
+  std::uintmax_t n = 1;
+  for (hsize_t d : dims)
+    if (__builtin_mul_overflow(n, d, &n)) n = UINTMAX_MAX;
+  std::uintmax_t bytes = 0;
+  if (__builtin_mul_overflow(n, element_size, &bytes) || bytes > limit)
+    throw std::runtime_error(fmt::format("{}: dataset '{}' claims {} elements, more than a file of {} bytes can hold",
+                                         file.string(), name, n == UINTMAX_MAX ? std::string("over 2^64") : std::to_string(n),
+                                         ec ? 0 : size));
+  return static_cast<std::size_t>(n);
+}
+
 void read_dataset_raw(hid_t loc, const std::string& name, hid_t mem_type, void* out, const std::filesystem::path& file) {
   Handle ds = open_object(loc, name, file);
+  Handle type(check(H5Dget_type(ds), "H5Dget_type", file));
+  // HDF5 would convert a float dataset to integers (or back) silently, clipping what does not fit.
+  if (H5Tget_class(type) != H5Tget_class(mem_type))
+    throw std::runtime_error(file.string() + ": dataset '" + name + "' is " + type_class_name(H5Tget_class(type)) +
+                             ", expected " + type_class_name(H5Tget_class(mem_type)));
   if (H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     throw std::runtime_error(file.string() + ": reading '" + name + "' failed (truncated or corrupt file?): " + last_error());
 }

@@ -60,12 +60,15 @@ void write_dataset(hid_t loc, const std::string& name, hid_t mem_type, const std
 // Reads a whole dataset; returns its dimensions and fills `out` (resized to the element count).
 std::vector<hsize_t> dataset_dims(hid_t loc, const std::string& name, const std::filesystem::path& file);
 void read_dataset_raw(hid_t loc, const std::string& name, hid_t mem_type, void* out, const std::filesystem::path& file);
+// Elements of a dataset of these dimensions, refused (naming the file) when their product
+// overflows or claims more bytes than a file of this size can hold, even deflated.
+std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t element_size, const std::string& name,
+                          const std::filesystem::path& file);
 template <typename T>
 std::vector<hsize_t> read_dataset(hid_t loc, const std::string& name, hid_t mem_type, std::vector<T>& out,
                                   const std::filesystem::path& file) {
   std::vector<hsize_t> dims = dataset_dims(loc, name, file);
-  hsize_t n = 1;
-  for (hsize_t d : dims) n *= d;
+  const std::size_t n = checked_count(dims, sizeof(T), name, file);
   out.resize(n);
   if (n > 0) read_dataset_raw(loc, name, mem_type, out.data(), file);
   return dims;

@@ -108,6 +108,14 @@ TEST(TorchPickle, RefusesRecursiveDeepAndHugePickles) {
   expect_refused(write_pt(dir, "many.pt", "\x80\x02" + std::string(1000001, 'N') + "."), "pickle makes more than");
   // A list appended to itself is a cycle that must still be freed (ASan's leak check).
   expect_refused(write_pt(dir, "cycle.pt", "\x80\x02]2a."), "top-level object is not a dict");
+  // 60 dicts, each holding the one before twice ({'a': d, 'b': d}): no cycle, 1.4 kB of pickle,
+  // 2^60 paths for a walk that does not count what it visits.
+  std::string shared = "\x80\x02}q\x00"s + "0";
+  for (int i = 1; i <= 60; ++i) {
+    const std::string prev(1, static_cast<char>(i - 1)), me(1, static_cast<char>(i));
+    shared += "}q" + me + "(" + str("a") + "h" + prev + str("b") + "h" + prev + "u0";
+  }
+  expect_refused(write_pt(dir, "shared.pt", shared + "h\x3c."), "reached more than 1000000 times");
 }
 
 TEST(TorchPickle, NamesWhatKindOfFileItIsNot) {

@@ -154,5 +154,15 @@ TEST(SlurmStatus, ParsesSqueueAndScontrol) {
   EXPECT_EQ(slurm::parse_max_array_size("nothing"), 0);
 }
 
+// Found by reading what fuzz_slurm_output would feed it: std::stoi threw on a number past int,
+// and the std::regex recursed once per character of a long line.
+TEST(SlurmStatus, HostileScontrolOutputGivesNoArrayLimit) {
+  EXPECT_EQ(slurm::parse_max_array_size("MaxArraySize = 99999999999999999999999\n"), 0);
+  EXPECT_EQ(slurm::parse_max_array_size("MaxArraySize = -4\nMaxArraySize = 7\n"), 0);
+  EXPECT_EQ(slurm::parse_max_array_size("MaxArraySize = 12abc\n"), 0);
+  EXPECT_EQ(slurm::parse_max_array_size(std::string(1 << 20, ' ') + "MaxArraySize = 3" + std::string(1 << 20, ' ')), 3);
+  EXPECT_EQ(slurm::parse_max_array_size(std::string(1 << 20, ' ') + "\n"), 0);
+}
+
 }  // namespace
 }  // namespace psmflow

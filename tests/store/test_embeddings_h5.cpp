@@ -113,6 +113,34 @@ TEST(EmbeddingsH5, TruncatedFileNamesIt) {
   }
 }
 
+// Embeddings that something else wrote (issue 16): refused naming the file, never trusted.
+TEST(EmbeddingsH5, FilesFromElsewhereAreRefused) {
+  if (psmflow::test::run_shell("/usr/bin/python3 -c 'import h5py'").exit_code != 0)
+    GTEST_SKIP() << "SKIPPED: python3-h5py is not installed (apt-get install python3-h5py)";
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> damages = {
+      {"del g['frame_index']; g['frame_index'] = np.zeros(3)", "dataset 'frame_index' is floating-point, expected integer"},
+      {"del g['code'], g['feature']; g['code'] = np.zeros((3, 70000), 'f4'); g['feature'] = np.zeros((3, 70000), 'f4')",
+       "has embeddings of more than 65536 dimensions"},
+      {"del g['feature']; g.create_dataset('feature', shape=(3, 2**40), dtype='f4', chunks=(1, 1024))",
+       "dataset 'feature' claims 3298534883328 elements"},
+  };
+  for (std::size_t i = 0; i < damages.size(); ++i) {
+    fs::path f = dir / ("psm" + std::to_string(i) + ".h5");
+    write_embeddings(f, "psm", sample(3, 1.f));
+    auto r = psmflow::test::run_shell("/usr/bin/python3 -c \"import h5py, numpy as np; f = h5py.File('" + f.string() +
+                                      "', 'r+'); g = f['psm']; " + damages[i].first + "; f.close()\"");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    try {
+      read_embeddings(f, "psm");
+      ADD_FAILURE() << "accepted: " << damages[i].first;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(f.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(damages[i].second), std::string::npos) << e.what();
+    }
+  }
+}
+
 // Issue 16: the disk fills while a group is added. The error names the file and the OS's
 // reason, the earlier embeddings.h5 stays readable with its groups, and no temporary is left.
 TEST(EmbeddingsH5, FailedWriteKeepsTheEarlierFile) {

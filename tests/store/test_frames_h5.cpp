@@ -172,6 +172,35 @@ TEST(FramesH5, H5pyOpensTheFileAndSeesTheDocumentedDatasets) {
   EXPECT_NE(r.output.find("attrs SN001 29.97 16 c0ffee /data/SN001.avi"), std::string::npos) << r.output;
 }
 
+// A frames.h5 that something else wrote or changed (issue 16): each damage is refused with the
+// file and the dataset named, before anything is allocated for what the file claims.
+TEST(FramesH5, FilesFromElsewhereAreRefusedNamingTheDataset) {
+  if (psmflow::test::run_shell("/usr/bin/python3 -c 'import h5py'").exit_code != 0)
+    GTEST_SKIP() << "SKIPPED: python3-h5py is not installed (apt-get install python3-h5py)";
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> damages = {
+      {"del f['time_s']; f['time_s'] = np.arange(5)", "dataset 'time_s' is integer, expected floating-point"},
+      {"del f['detected']; f['detected'] = np.ones(5)", "dataset 'detected' is floating-point, expected integer"},
+      {"del f['bbox']", "no dataset 'bbox'"},
+      {"del f['frame_index']; f.create_dataset('frame_index', shape=(10**12,), dtype='int64', chunks=(1024,))",
+       "dataset 'frame_index' claims 1000000000000 elements"},
+      {"f['au/AU' + '9' * 62] = np.zeros(5, 'int8')", "(AU number out of range)"},
+  };
+  for (std::size_t i = 0; i < damages.size(); ++i) {
+    fs::path f = write_sample(dir / ("frames" + std::to_string(i) + ".h5"), 5);
+    auto r = psmflow::test::run_shell("/usr/bin/python3 -c \"import h5py, numpy as np; f = h5py.File('" + f.string() +
+                                      "', 'r+'); " + damages[i].first + "; f.close()\"");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    try {
+      FramesReader reader(f);
+      ADD_FAILURE() << "accepted: " << damages[i].first;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(f.string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(damages[i].second), std::string::npos) << e.what();
+    }
+  }
+}
+
 // Issue 16 defect 5: frames.h5 fills the disk. The writer throws naming the file and the OS's
 // reason, and the process then exits normally (HDF5's exit-time cleanup crashed it, exit 139);
 // checked in a child process, since the crash came at exit.
