@@ -248,6 +248,39 @@ TEST(TrainCli, FailedCheckpointWriteIsARecordedFailure) {
   EXPECT_EQ(Manifest(RunDir(r.dir)).get("S1", "psm")->status, Status::done);
 }
 
+// Issue 16: the disk fills after a good checkpoint. The failed write is recorded with the OS's
+// reason, the earlier checkpoint survives intact, and the rerun with room resumes from it.
+TEST(TrainCli, DiskFullAfterAGoodCheckpointResumesFromIt) {
+  test::ScratchDir scratch;
+  RunFiles r = make_run(scratch, "r", 3);
+  {
+    test::Child child(train_args(r), scratch / "r.log");
+    ASSERT_TRUE(wait_rows(child, r, 1));
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(), 3);
+  }
+  const auto latest = r.dir / "subjects/S1/psm/latest.pt";
+  ASSERT_FALSE(train::checkpoint_damage(latest));
+  const std::size_t rows_before = loss_rows(r);
+  auto full = test::run_shell("(trap '' XFSZ; ulimit -f 64; " + shell_quote(test::psmflow_binary().string()) + " " +
+                              join(train_args(r)) + ")");
+  EXPECT_EQ(full.exit_code, 1) << full.output;
+  auto rec = Manifest(RunDir(r.dir)).get("S1", "psm");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, Status::failed);
+  EXPECT_NE(rec->error.find("File too large"), std::string::npos) << rec->error;
+  EXPECT_NE(rec->error.find(".pt"), std::string::npos) << rec->error;
+  EXPECT_FALSE(train::checkpoint_damage(latest)) << "the good checkpoint was damaged by the failed write";
+  for (const auto& e : std::filesystem::recursive_directory_iterator(r.dir))
+    EXPECT_FALSE(is_temp_name(e.path())) << e.path();
+  auto again = test::run_psmflow(join(train_args(r)));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("resuming from " + latest.string()), std::string::npos) << again.output;
+  EXPECT_EQ(Manifest(RunDir(r.dir)).get("S1", "psm")->status, Status::done);
+  EXPECT_GE(rows_before, 1u);
+  EXPECT_EQ(loss_rows(r), 3u);
+}
+
 // Issue 16 defects 1 and 3 as a user meets them: SIGTERM, 4 KiB of garbage in the middle of
 // latest.pt, rerun: the damage is named, training resumes from ckpt-e1.pt and ends done; a
 // SIGTERM is a warning, not an error, while the record says interrupted.
