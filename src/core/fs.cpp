@@ -56,6 +56,18 @@ bool writer_is_dead(const fs::path& temp) {
   return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+template <class DirIterator>
+std::size_t remove_stale_temps_with(const fs::path& dir) {
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  for (auto it = DirIterator(dir, fs::directory_options::skip_permission_denied, ec); !ec && it != DirIterator();
+       it.increment(ec))
+    if (is_temp_name(it->path()) && writer_is_dead(it->path())) stale.push_back(it->path());
+  std::size_t removed = 0;
+  for (const auto& p : stale) removed += fs::remove_all(p, ec) > 0;
+  return removed;
+}
+
 }  // namespace
 
 void fsync_file(const fs::path& path) {
@@ -131,14 +143,9 @@ bool is_temp_name(const fs::path& path) {
 }
 
 std::size_t remove_stale_temps(const fs::path& dir) {
-  std::vector<fs::path> stale;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (is_temp_name(it->path()) && writer_is_dead(it->path())) stale.push_back(it->path());
-  std::size_t removed = 0;
-  for (const auto& p : stale) removed += fs::remove_all(p, ec) > 0;
-  return removed;
+  return remove_stale_temps_with<fs::recursive_directory_iterator>(dir);
 }
+
+std::size_t remove_stale_temps_in(const fs::path& dir) { return remove_stale_temps_with<fs::directory_iterator>(dir); }
 
 }  // namespace psmflow

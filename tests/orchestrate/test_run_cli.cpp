@@ -1,5 +1,7 @@
 // `psmflow run` as a user runs it: the real binary, under its own mpirun where a rank must die.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <set>
 
@@ -9,6 +11,7 @@
 #include "psmflow/core/hash.hpp"
 #include "psmflow/pipeline/plan.hpp"
 #include "psmflow/store/manifest.hpp"
+#include "psmflow/store/run_lock.hpp"
 
 using namespace psmflow;
 using namespace psmflow::test;
@@ -115,6 +118,33 @@ TEST(RunCli, ASecondRunOnTheSameRunDirectoryIsRefused) {
   EXPECT_NE(r.output.find("status=0\n"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("first=0\n"), std::string::npos) << r.output << read_file(dir / "first.log");
   EXPECT_FALSE(fs::exists(dir / "run" / "run.lock"));
+}
+
+// A run killed with kill -9 leaves its lock behind; the next run takes it over and says so on the
+// console, naming the command it took it from and why that is stale.
+TEST(RunCli, ARerunTakesOverTheLockOfAKilledRunWithAWarning) {
+  ScratchDir dir;
+  fs::path cfg = make_cohort(dir.path(), 1);
+  const fs::path run_dir = load_config(cfg).run.run_dir;
+  const pid_t killed = ::fork();
+  if (killed == 0) {
+    ::setenv("PSMFLOW_RUN_LOCK", "killed-run", 1);
+    auto lock = RunLock::acquire(run_dir, "run killed.toml");
+    ::_exit(0);  // as if killed: no release
+  }
+  ASSERT_GT(killed, 0);
+  ::waitpid(killed, nullptr, 0);
+  ASSERT_EQ(RunLock::read(run_dir)->token, "killed-run");
+  auto r = run_shell(hook_env(dir / "work.log", "") + shell_quote(psmflow_binary().string()) + " run " +
+                     shell_quote(cfg.string()));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const std::size_t at = r.output.find("taking over a stale lock of run killed.toml");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const std::size_t line_start = r.output.rfind('\n', at) + 1;  // 0 on the first line
+  const std::string line = r.output.substr(line_start, r.output.find('\n', at) - line_start);
+  EXPECT_NE(line.find(" W] "), std::string::npos) << "not a warning: " << line;
+  EXPECT_NE(line.find("process " + std::to_string(killed) + " is gone"), std::string::npos) << line;
+  EXPECT_FALSE(fs::exists(RunLock::file(run_dir)));
 }
 
 // Defect 8 of issue 16: one subject whose video fails does not withhold the GM and the report

@@ -39,5 +39,7 @@ bool is_temp_name(const fs::path& path);
 // gone (killed, or aborted before its AtomicPath could clean up); returns how many. Files of live
 // processes and of other hosts (a shared file system) are left alone.
 std::size_t remove_stale_temps(const fs::path& dir);
+// The same in dir itself, not in its subfolders.
+std::size_t remove_stale_temps_in(const fs::path& dir);
 
 }  // namespace psmflow
