@@ -430,13 +430,17 @@ ValuePtr Unpickler::rebuild_tensor(const std::vector<ValuePtr>& a) {
   return v;
 }
 
-void flatten(const ValuePtr& dict, const std::string& prefix, NamedTensors& out, size_t depth = 0) {
+// `visited` counts entries over the whole walk: a dict shared by two keys is walked twice, so a
+// chain of 60 such dicts (a few hundred bytes of pickle) would be walked 2^60 times.
+void flatten(const ValuePtr& dict, const std::string& prefix, NamedTensors& out, size_t& visited, size_t depth = 0) {
   if (depth > kMaxDepth) throw std::runtime_error("dicts nested deeper than " + std::to_string(kMaxDepth) + " (or a dict holding itself)");
   for (auto& [k, v] : dict->entries) {
+    if (++visited > kMaxValues)
+      throw std::runtime_error("dict entries reached more than " + std::to_string(kMaxValues) + " times (shared sub-dicts)");
     if (k->kind != Value::kString) continue;
     const std::string name = prefix + k->s;
     if (v->kind == Value::kTensor) out.emplace_back(name, v->tensor);
-    if (v->kind == Value::kDict) flatten(v, name + ".", out, depth + 1);
+    if (v->kind == Value::kDict) flatten(v, name + ".", out, visited, depth + 1);
   }
 }
 
@@ -472,7 +476,8 @@ NamedTensors read_torch_tensors(const std::filesystem::path& file) {
     auto root = unpickler.run();
     if (root->kind != Value::kDict) throw std::runtime_error("top-level object is not a dict");
     NamedTensors out;
-    flatten(root, "", out);
+    size_t visited = 0;
+    flatten(root, "", out, visited);
     return out;
   } catch (const c10::Error& e) {
     throw UsageError(file.string() + ": " + e.what_without_backtrace());
