@@ -65,6 +65,14 @@ bool wait_rows(test::Child& child, const RunFiles& r, std::size_t rows) {
   return false;
 }
 
+// Starts `train` on r, stops it with SIGTERM once epoch 1's row is written (exit 3), its log in `log`.
+void stop_after_first_epoch(const RunFiles& r, const std::filesystem::path& log) {
+  test::Child child(train_args(r), log);
+  ASSERT_TRUE(wait_rows(child, r, 1));
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(), 3);
+}
+
 // kill -9 after epoch 2's row (epoch 1's checkpoint exists whatever the kill interrupts), then
 // the same command again: it resumes and writes exactly the uninterrupted run's losses.
 void kill_and_resume(const RunFiles& b, const std::filesystem::path& log, const std::vector<std::string>& expected) {
@@ -253,12 +261,7 @@ TEST(TrainCli, FailedCheckpointWriteIsARecordedFailure) {
 TEST(TrainCli, DiskFullAfterAGoodCheckpointResumesFromIt) {
   test::ScratchDir scratch;
   RunFiles r = make_run(scratch, "r", 3);
-  {
-    test::Child child(train_args(r), scratch / "r.log");
-    ASSERT_TRUE(wait_rows(child, r, 1));
-    child.signal(SIGTERM);
-    EXPECT_EQ(child.wait(), 3);
-  }
+  ASSERT_NO_FATAL_FAILURE(stop_after_first_epoch(r, scratch / "r.log"));
   const auto latest = r.dir / "subjects/S1/psm/latest.pt";
   ASSERT_FALSE(train::checkpoint_damage(latest));
   const std::size_t rows_before = loss_rows(r);
@@ -287,12 +290,7 @@ TEST(TrainCli, DiskFullAfterAGoodCheckpointResumesFromIt) {
 TEST(TrainCli, CorruptLatestIsNamedAndTheEpochCheckpointResumed) {
   test::ScratchDir scratch;
   RunFiles r = make_run(scratch, "r", 3);
-  {
-    test::Child child(train_args(r), scratch / "r.log");
-    ASSERT_TRUE(wait_rows(child, r, 1));
-    child.signal(SIGTERM);
-    EXPECT_EQ(child.wait(), 3);
-  }
+  ASSERT_NO_FATAL_FAILURE(stop_after_first_epoch(r, scratch / "r.log"));
   const std::string log = test::run_shell("cat " + shell_quote((scratch / "r.log").string())).output;
   EXPECT_EQ(log.find(" E] "), std::string::npos) << log;  // "[12:00:00 E] ..." is an error line
   EXPECT_NE(log.find(" W] S1 psm: interrupted by signal 15"), std::string::npos) << log;
