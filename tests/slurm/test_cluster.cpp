@@ -168,7 +168,8 @@ void submit_and_cancel_shard1_mid_training(const Cohort& c) {
 // Slurm's state of every job and array task the run submitted ("COMPLETED", "FAILED", ...).
 std::map<std::string, std::string> job_states(const fs::path& run) {
   std::string ids;
-  for (const auto& round : jobs_json(run)["rounds"]) {
+  const auto jobs = jobs_json(run);  // a named copy: a range-for over a temporary's member dangles
+  for (const auto& round : jobs["rounds"]) {
     for (const auto& a : round["arrays"]) ids += a["job_id"].get<std::string>() + ",";
     for (const char* k : {"gm", "collect"})
       if (round.contains(k) && round[k] != "") ids += round[k].get<std::string>() + ",";
