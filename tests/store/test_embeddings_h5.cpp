@@ -128,8 +128,7 @@ TEST(EmbeddingsH5, FilesFromElsewhereAreRefused) {
   for (std::size_t i = 0; i < damages.size(); ++i) {
     fs::path f = dir / ("psm" + std::to_string(i) + ".h5");
     write_embeddings(f, "psm", sample(3, 1.f));
-    auto r = psmflow::test::run_shell("/usr/bin/python3 -c \"import h5py, numpy as np; f = h5py.File('" + f.string() +
-                                      "', 'r+'); g = f['psm']; " + damages[i].first + "; f.close()\"");
+    auto r = psmflow::test::edit_with_h5py(f, "g = f['psm']; " + damages[i].first);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     try {
       read_embeddings(f, "psm");

@@ -188,8 +188,7 @@ TEST(FramesH5, FilesFromElsewhereAreRefusedNamingTheDataset) {
   };
   for (std::size_t i = 0; i < damages.size(); ++i) {
     fs::path f = write_sample(dir / ("frames" + std::to_string(i) + ".h5"), 5);
-    auto r = psmflow::test::run_shell("/usr/bin/python3 -c \"import h5py, numpy as np; f = h5py.File('" + f.string() +
-                                      "', 'r+'); " + damages[i].first + "; f.close()\"");
+    auto r = psmflow::test::edit_with_h5py(f, damages[i].first);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     try {
       FramesReader reader(f);

@@ -40,6 +40,13 @@ CommandResult run_shell(const std::string& command) {
   return r;
 }
 
+CommandResult edit_with_h5py(const fs::path& file, const std::string& statements) {
+  return run_shell("/usr/bin/python3 -c " +
+                   shell_quote("import sys, h5py, numpy as np; f = h5py.File(sys.argv[1], 'r+'); " + statements +
+                               "; f.close()") +
+                   " " + shell_quote(file.string()));
+}
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

@@ -28,6 +28,10 @@ CommandResult run_shell(const std::string& command);
 CommandResult run_psmflow(const std::string& args);
 std::string shell_quote(const std::string& s);
 
+// Runs Python statements on `file` opened read-write with python3-h5py as `f` (numpy as `np`):
+// how the tests make files "written by something else".
+CommandResult edit_with_h5py(const fs::path& file, const std::string& statements);
+
 fs::path shared_dir();  // ../shared beside the checkout
 fs::path psmflow_binary();
 void write_text(const fs::path& p, const std::string& text);

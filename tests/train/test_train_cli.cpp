@@ -73,6 +73,22 @@ void stop_after_first_epoch(const RunFiles& r, const std::filesystem::path& log)
   EXPECT_EQ(child.wait(), 3);
 }
 
+// Runs `train` on r with files limited to 64 kB (as a full disk): exit 1, the record failed with
+// the OS's reason and `in_error` (the file), no raw LibTorch error, no temporary file left.
+void train_on_a_full_disk(const RunFiles& r, const std::string& in_error) {
+  auto full = test::run_shell("(trap '' XFSZ; ulimit -f 64; " + shell_quote(test::psmflow_binary().string()) + " " +
+                              join(train_args(r)) + ")");
+  EXPECT_EQ(full.exit_code, 1) << full.output;
+  auto rec = Manifest(RunDir(r.dir)).get("S1", "psm");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, Status::failed);
+  EXPECT_NE(rec->error.find("File too large"), std::string::npos) << rec->error;
+  EXPECT_NE(rec->error.find(in_error), std::string::npos) << rec->error;
+  EXPECT_EQ(full.output.find("c10::Error"), std::string::npos) << full.output;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(r.dir))
+    EXPECT_FALSE(is_temp_name(e.path())) << e.path();
+}
+
 // kill -9 after epoch 2's row (epoch 1's checkpoint exists whatever the kill interrupts), then
 // the same command again: it resumes and writes exactly the uninterrupted run's losses.
 void kill_and_resume(const RunFiles& b, const std::filesystem::path& log, const std::vector<std::string>& expected) {
@@ -240,17 +256,7 @@ TEST(TrainCli, SeedEpochsBatchLrFlagsOverrideTheConfig) {
 TEST(TrainCli, FailedCheckpointWriteIsARecordedFailure) {
   test::ScratchDir scratch;
   RunFiles r = make_run(scratch, "r", 2);
-  auto full = test::run_shell("(trap '' XFSZ; ulimit -f 64; " + shell_quote(test::psmflow_binary().string()) + " " +
-                              join(train_args(r)) + ")");
-  EXPECT_EQ(full.exit_code, 1) << full.output;
-  auto rec = Manifest(RunDir(r.dir)).get("S1", "psm");
-  ASSERT_TRUE(rec);
-  EXPECT_EQ(rec->status, Status::failed);
-  EXPECT_NE(rec->error.find("File too large"), std::string::npos) << rec->error;
-  EXPECT_NE(rec->error.find("subjects/S1/psm/"), std::string::npos) << rec->error;
-  EXPECT_EQ(full.output.find("c10::Error"), std::string::npos) << full.output;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(r.dir))
-    EXPECT_FALSE(is_temp_name(e.path())) << e.path();
+  ASSERT_NO_FATAL_FAILURE(train_on_a_full_disk(r, "subjects/S1/psm/"));
   auto again = test::run_psmflow(join(train_args(r)));
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(Manifest(RunDir(r.dir)).get("S1", "psm")->status, Status::done);
@@ -265,17 +271,8 @@ TEST(TrainCli, DiskFullAfterAGoodCheckpointResumesFromIt) {
   const auto latest = r.dir / "subjects/S1/psm/latest.pt";
   ASSERT_FALSE(train::checkpoint_damage(latest));
   const std::size_t rows_before = loss_rows(r);
-  auto full = test::run_shell("(trap '' XFSZ; ulimit -f 64; " + shell_quote(test::psmflow_binary().string()) + " " +
-                              join(train_args(r)) + ")");
-  EXPECT_EQ(full.exit_code, 1) << full.output;
-  auto rec = Manifest(RunDir(r.dir)).get("S1", "psm");
-  ASSERT_TRUE(rec);
-  EXPECT_EQ(rec->status, Status::failed);
-  EXPECT_NE(rec->error.find("File too large"), std::string::npos) << rec->error;
-  EXPECT_NE(rec->error.find(".pt"), std::string::npos) << rec->error;
+  ASSERT_NO_FATAL_FAILURE(train_on_a_full_disk(r, ".pt"));
   EXPECT_FALSE(train::checkpoint_damage(latest)) << "the good checkpoint was damaged by the failed write";
-  for (const auto& e : std::filesystem::recursive_directory_iterator(r.dir))
-    EXPECT_FALSE(is_temp_name(e.path())) << e.path();
   auto again = test::run_psmflow(join(train_args(r)));
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("resuming from " + latest.string()), std::string::npos) << again.output;
