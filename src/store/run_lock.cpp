@@ -227,7 +227,8 @@ std::optional<LockHolder> RunLock::read(const fs::path& run_dir) {
 }
 
 std::unique_ptr<RunLock> RunLock::acquire(const fs::path& run_dir, const std::string& command,
-                                          const JobsAlive& jobs_alive, const std::string& host) {
+                                          const JobsAlive& jobs_alive, const std::string& host,
+                                          std::chrono::milliseconds heartbeat) {
   const std::string token = lock_token();
   ::setenv("PSMFLOW_RUN_LOCK", token.c_str(), 1);
   fs::create_directories(run_dir);
@@ -236,7 +237,7 @@ std::unique_ptr<RunLock> RunLock::acquire(const fs::path& run_dir, const std::st
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (OpenFile mine = try_create(f, me); mine.valid()) {
       remove_stale_temps_of_root(run_dir);
-      return std::unique_ptr<RunLock>(new RunLock(f, token, mine.release(), true));
+      return std::unique_ptr<RunLock>(new RunLock(f, token, mine.release(), true, heartbeat));
     }
     OpenFile fd = open_lock(f);
     const std::optional<std::string> text = read_lock(fd, f);
@@ -244,7 +245,7 @@ std::unique_ptr<RunLock> RunLock::acquire(const fs::path& run_dir, const std::st
     const LockHolder holder = holder_of(*text, host);
     if (holder.token == token) {
       hold_shared(fd);
-      if (same_file(fd, f)) return std::unique_ptr<RunLock>(new RunLock(f, token, fd.release(), false));
+      if (same_file(fd, f)) return std::unique_ptr<RunLock>(new RunLock(f, token, fd.release(), false, heartbeat));
       continue;  // taken over while this process waited for its flock
     }
     const bool here = holder.slurm_jobs.empty() && holder.host == host;
@@ -259,8 +260,8 @@ std::unique_ptr<RunLock> RunLock::acquire(const fs::path& run_dir, const std::st
   throw RunDirBusy(f.string() + ": could not take the lock (others kept taking it); try again");
 }
 
-RunLock::RunLock(fs::path file, std::string token, int shared_fd, bool owner)
-    : file_(std::move(file)), token_(std::move(token)), shared_fd_(shared_fd), owner_(owner) {
+RunLock::RunLock(fs::path file, std::string token, int shared_fd, bool owner, std::chrono::milliseconds beat_every)
+    : file_(std::move(file)), token_(std::move(token)), shared_fd_(shared_fd), owner_(owner), heartbeat_(beat_every) {
   if (owner_) beat_ = std::thread([this] { heartbeat(); });
 }
 
@@ -268,7 +269,7 @@ RunLock::~RunLock() { release(); }
 
 void RunLock::heartbeat() {
   std::unique_lock<std::mutex> lk(mutex_);
-  while (!wake_.wait_for(lk, kHeartbeat, [this] { return stop_; })) {
+  while (!wake_.wait_for(lk, heartbeat_, [this] { return stop_; })) {
     std::error_code ec;
     fs::last_write_time(file_, fs::file_time_type::clock::now(), ec);
   }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <vector>
 
 #include "psmflow/core/fs.hpp"
@@ -133,6 +134,42 @@ TEST_F(LockTest, OtherHostIsHeldUntilItsHeartbeatIsOld) {
   EXPECT_THROW(acquire_as("new", dir.path()), RunDirBusy);
   fs::last_write_time(RunLock::file(dir.path()), fs::file_time_type::clock::now() - std::chrono::minutes(10));
   EXPECT_TRUE(acquire_as("new", dir.path())->owner());
+}
+
+namespace {
+
+// Seconds since the lock was last touched.
+double lock_age(const fs::path& dir) {
+  return std::chrono::duration<double>(fs::file_time_type::clock::now() - fs::last_write_time(RunLock::file(dir)))
+      .count();
+}
+
+// True once the lock's age is below `seconds`, within `wait`.
+bool touched_within(const fs::path& dir, double seconds, std::chrono::milliseconds wait) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  do {
+    if (lock_age(dir) < seconds) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
+
+}  // namespace
+
+// A holder on another node is judged by its heartbeat alone: its owner must keep touching the
+// lock while it works, and stop once the lock is handed to Slurm (the jobs are judged by squeue).
+TEST_F(LockTest, TheOwnersHeartbeatKeepsOtherNodesOutUntilItIsHandedToSlurm) {
+  const auto beat = std::chrono::milliseconds(50);
+  auto owner = RunLock::acquire(dir.path(), "run on node-a", {}, "node-a", beat);
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  fs::last_write_time(RunLock::file(dir.path()), old);
+  ASSERT_TRUE(touched_within(dir.path(), 5, std::chrono::seconds(3))) << "the owner never touched its lock";
+  as_process({{"PSMFLOW_RUN_LOCK", "another-command"}});
+  EXPECT_THROW(acquire_on("node-b", dir.path()), RunDirBusy);
+
+  owner->hand_to_slurm({"101"});
+  fs::last_write_time(RunLock::file(dir.path()), old);
+  EXPECT_FALSE(touched_within(dir.path(), 5, 10 * beat)) << "the heartbeat went on after the hand-over";
 }
 
 TEST_F(LockTest, HandedToSlurmItIsHeldWhileAJobLives) {

@@ -62,9 +62,11 @@ class RunLock {
   // Takes or shares the lock of run_dir, or throws RunDirBusy naming the holder. The token is
   // PSMFLOW_RUN_LOCK, else the MPI job's id, else the Slurm step's, else new; it is exported to
   // PSMFLOW_RUN_LOCK so that child processes share the lock. `host` is this host as the lock
-  // records it and judges holders by (tests stand in for the ranks on other nodes).
+  // records it and judges holders by (tests stand in for the ranks on other nodes); `heartbeat`
+  // how often an owner touches the lock (tests shorten it).
   static std::unique_ptr<RunLock> acquire(const fs::path& run_dir, const std::string& command,
-                                          const JobsAlive& jobs_alive = {}, const std::string& host = host_name());
+                                          const JobsAlive& jobs_alive = {}, const std::string& host = host_name(),
+                                          std::chrono::milliseconds heartbeat = kHeartbeat);
   ~RunLock();  // releases an owned lock that was not handed to Slurm, and its flock
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
@@ -81,7 +83,7 @@ class RunLock {
   static std::optional<LockHolder> read(const fs::path& run_dir);  // nullopt: not locked
 
  private:
-  RunLock(fs::path file, std::string token, int shared_fd, bool owner);
+  RunLock(fs::path file, std::string token, int shared_fd, bool owner, std::chrono::milliseconds heartbeat);
   void heartbeat();
   void stop_heartbeat();
 
@@ -89,6 +91,7 @@ class RunLock {
   std::string token_;
   int shared_fd_ = -1;  // holds flock(LOCK_SH) on the lock while this process shares it
   bool owner_ = false;
+  std::chrono::milliseconds heartbeat_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
