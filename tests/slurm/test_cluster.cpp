@@ -212,6 +212,12 @@ TEST(SlurmCluster, CohortOfFourInTwoShardsCompletes) {
   auto sub = test::run_shell("cd " + q(dir.path()) + " && " + q(test::psmflow_binary()) +
                              " submit cohort.toml --run-dir " + q(c.run));
   ASSERT_EQ(sub.exit_code, 0) << sub.output;
+  // While the submission's jobs live, another writer is refused at once; a reader is not.
+  auto foreign = test::run_shell("cd " + q(dir.path()) + " && " + q(test::psmflow_binary()) +
+                                 " run cohort.toml --run-dir " + q(c.run));
+  EXPECT_EQ(foreign.exit_code, 2) << foreign.output;
+  EXPECT_NE(foreign.output.find("is in use by Slurm jobs"), std::string::npos) << foreign.output;
+  EXPECT_EQ(test::run_psmflow("status " + q(c.run)).exit_code, 0);
   ASSERT_TRUE(wait_for([&] { return stage_done(c.run, "_run", "collect"); }, 120)) << logs(c.run);
 
   json jobs = jobs_json(c.run);
