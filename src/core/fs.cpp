@@ -87,16 +87,19 @@ void fsync_dir(const fs::path& dir) {
 
 void write_file_atomic(const fs::path& path, std::string_view data) {
   AtomicPath out(path);
+  // Errors name the file the caller asked for: the temporary is gone by the time anyone reads them.
   int fd = ::open(out.temp().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw io_error("cannot create", out.temp());
+  if (fd < 0) throw io_error("cannot create", path);
   const char* p = data.data();
   std::size_t left = data.size();
   while (left > 0) {
     ssize_t n = ::write(fd, p, left);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
+      const int write_errno = errno;
       ::close(fd);
-      throw io_error("cannot write", out.temp());
+      errno = write_errno;
+      throw io_error("cannot write", path);
     }
     p += n;
     left -= static_cast<std::size_t>(n);
@@ -105,7 +108,7 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
   const int sync_errno = errno;
   if (::close(fd) != 0 || !synced) {
     if (!synced) errno = sync_errno;
-    throw io_error("cannot flush", out.temp());
+    throw io_error("cannot flush", path);
   }
   out.commit();
 }
@@ -140,6 +143,16 @@ void AtomicPath::commit() {
 
 bool is_temp_name(const fs::path& path) {
   return path.filename().string().find(kTempMarker) != std::string::npos;
+}
+
+fs::path destination_of(const fs::path& path) {
+  const std::string name = path.filename().string();
+  const std::size_t marker = name.find(kTempMarker);
+  if (marker == std::string::npos) return path;
+  // After the marker: <pid>@<host>.<hex><extension>, the host and the hex without dots.
+  const std::size_t dot = name.find('.', name.find('@', marker + kTempMarker.size()));
+  const std::size_t extension = dot == std::string::npos ? std::string::npos : name.find('.', dot + 1);
+  return path.parent_path() / (name.substr(0, marker) + (extension == std::string::npos ? "" : name.substr(extension)));
 }
 
 std::size_t remove_stale_temps(const fs::path& dir) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "psmflow/core/fs.hpp"
+
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
@@ -17,6 +19,19 @@ herr_t collect_message(unsigned n, const H5E_error2_t* err, void* data) {
   return 0;
 }
 
+// HDF5's file driver puts the OS's error inside a long description ("..., errno = 28, error
+// message = 'No space left on device', ..."): that reason, or "" when there is none.
+std::string os_reason(const std::string& desc) {
+  const std::string key = "error message = '";
+  std::size_t at = desc.find(key);
+  if (at == std::string::npos) return "";
+  at += key.size();
+  const std::size_t end = desc.find('\'', at);
+  return end == std::string::npos ? "" : desc.substr(at, end - at);
+}
+
+std::string named(const std::filesystem::path& file) { return destination_of(file).string(); }
+
 std::string type_class_name(H5T_class_t c) {
   switch (c) {
     case H5T_INTEGER: return "integer";
@@ -28,7 +43,7 @@ std::string type_class_name(H5T_class_t c) {
 }
 
 Handle open_object(hid_t loc, const std::string& name, const std::filesystem::path& file) {
-  if (!exists(loc, name)) throw std::runtime_error(file.string() + ": no dataset '" + name + "' (not a psmflow file?)");
+  if (!exists(loc, name)) throw std::runtime_error(named(file) + ": no dataset '" + name + "' (not a psmflow file?)");
   return Handle(check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "H5Dopen", file));
 }
 
@@ -68,6 +83,8 @@ std::string last_error() {
   std::vector<std::string> msgs;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_message, &msgs);
   H5Eclear2(H5E_DEFAULT);
+  for (const auto& m : msgs)
+    if (std::string reason = os_reason(m); !reason.empty()) return reason + " (" + m.substr(0, m.find(':')) + ")";
   std::string out;
   // Innermost first: that is where HDF5 says what was actually wrong (e.g. a truncated file).
   for (std::size_t i = 0; i < msgs.size() && i < 2; ++i) out += (i ? "; " : "") + msgs[i];
@@ -75,12 +92,12 @@ std::string last_error() {
 }
 
 hid_t check(hid_t id, const char* call, const std::filesystem::path& file) {
-  if (id < 0) throw std::runtime_error(file.string() + ": " + call + " failed: " + last_error());
+  if (id < 0) throw std::runtime_error(named(file) + ": " + call + " failed: " + last_error());
   return id;
 }
 
 void check_status(herr_t status, const char* call, const std::filesystem::path& file) {
-  if (status < 0) throw std::runtime_error(file.string() + ": " + call + " failed: " + last_error());
+  if (status < 0) throw std::runtime_error(named(file) + ": " + call + " failed: " + last_error());
 }
 
 Handle create_file(const std::filesystem::path& file) {
@@ -91,12 +108,12 @@ Handle create_file(const std::filesystem::path& file) {
 Handle open_file(const std::filesystem::path& file, bool writable) {
   quiet_errors();
   std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) throw std::runtime_error(file.string() + ": no such file");
+  if (!std::filesystem::exists(file, ec)) throw std::runtime_error(named(file) + ": no such file");
   if (std::filesystem::file_size(file, ec) == 0 && !ec)
-    throw std::runtime_error(file.string() + ": empty file (0 bytes), not an HDF5 file");
+    throw std::runtime_error(named(file) + ": empty file (0 bytes), not an HDF5 file");
   hid_t id = H5Fopen(file.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0)
-    throw std::runtime_error(file.string() + ": cannot open as HDF5 (truncated, corrupt or not HDF5): " + last_error());
+    throw std::runtime_error(named(file) + ": cannot open as HDF5 (truncated, corrupt or not HDF5): " + last_error());
   return Handle(id);
 }
 
@@ -127,7 +144,7 @@ void write_int_attr(hid_t obj, const std::string& name, std::int64_t value, cons
 
 namespace {
 Handle open_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
-  if (H5Aexists(obj, name.c_str()) <= 0) throw std::runtime_error(file.string() + ": missing attribute '" + name + "'");
+  if (H5Aexists(obj, name.c_str()) <= 0) throw std::runtime_error(named(file) + ": missing attribute '" + name + "'");
   return Handle(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "H5Aopen", file));
 }
 }  // namespace
@@ -135,7 +152,7 @@ Handle open_attr(hid_t obj, const std::string& name, const std::filesystem::path
 std::string read_string_attr(hid_t obj, const std::string& name, const std::filesystem::path& file) {
   Handle attr = open_attr(obj, name, file);
   Handle type(check(H5Aget_type(attr), "H5Aget_type", file));
-  if (H5Tget_class(type) != H5T_STRING) throw std::runtime_error(file.string() + ": attribute '" + name + "' is not a string");
+  if (H5Tget_class(type) != H5T_STRING) throw std::runtime_error(named(file) + ": attribute '" + name + "' is not a string");
   if (H5Tis_variable_str(type) > 0) {
     char* s = nullptr;
     check_status(H5Aread(attr, type, &s), "H5Aread", file);
@@ -183,7 +200,7 @@ std::vector<hsize_t> dataset_dims(hid_t loc, const std::string& name, const std:
   Handle ds = open_object(loc, name, file);
   Handle space(check(H5Dget_space(ds), "H5Dget_space", file));
   int rank = H5Sget_simple_extent_ndims(space);
-  if (rank < 0) throw std::runtime_error(file.string() + ": cannot read the shape of '" + name + "': " + last_error());
+  if (rank < 0) throw std::runtime_error(named(file) + ": cannot read the shape of '" + name + "': " + last_error());
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   return dims;
@@ -212,10 +229,10 @@ void read_dataset_raw(hid_t loc, const std::string& name, hid_t mem_type, void* 
   Handle type(check(H5Dget_type(ds), "H5Dget_type", file));
   // HDF5 would convert a float dataset to integers (or back) silently, clipping what does not fit.
   if (H5Tget_class(type) != H5Tget_class(mem_type))
-    throw std::runtime_error(file.string() + ": dataset '" + name + "' is " + type_class_name(H5Tget_class(type)) +
+    throw std::runtime_error(named(file) + ": dataset '" + name + "' is " + type_class_name(H5Tget_class(type)) +
                              ", expected " + type_class_name(H5Tget_class(mem_type)));
   if (H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    throw std::runtime_error(file.string() + ": reading '" + name + "' failed (truncated or corrupt file?): " + last_error());
+    throw std::runtime_error(named(file) + ": reading '" + name + "' failed (truncated or corrupt file?): " + last_error());
 }
 
 }  // namespace psmflow::h5

@@ -92,10 +92,17 @@ TEST(Fs, FailedWriteNamesTheFileAndReasonAndLeavesNoTemp) {
   } catch (const std::exception& e) {
     error = e.what();
   }
-  EXPECT_NE(error.find("eval"), std::string::npos) << error;
-  EXPECT_NE(error.find("File too large"), std::string::npos) << error;
+  EXPECT_NE(error.find((dir / "eval.json").string() + ": File too large"), std::string::npos) << error;
   EXPECT_EQ(read_file(dir / "eval.json"), "good");
   int files = 0;
   for (auto it = fs::directory_iterator(dir.path()); it != fs::directory_iterator(); ++it) ++files;
   EXPECT_EQ(files, 1);
+}
+
+TEST(Fs, MessagesNameTheFileATemporaryWillBecome) {
+  for (const char* name : {"eval.json", "checkpoint", "ckpt-e4.pt", "a b.h5"}) {
+    AtomicPath p(fs::path("/run/subjects/S 1") / name);
+    EXPECT_EQ(destination_of(p.temp()), p.final_path()) << p.temp();
+  }
+  EXPECT_EQ(destination_of("/run/eval.json"), fs::path("/run/eval.json"));
 }

@@ -35,6 +35,9 @@ class AtomicPath {
 // can be recognised.
 inline constexpr std::string_view kTempMarker = ".psmflow-tmp.";
 bool is_temp_name(const fs::path& path);
+// The file a temporary will become (for messages: the temporary is gone when they are read);
+// any other path unchanged.
+fs::path destination_of(const fs::path& path);
 // Removes the temporaries under dir (recursively) whose writer was a process on this host that is
 // gone (killed, or aborted before its AtomicPath could clean up); returns how many. Files of live
 // processes and of other hosts (a shared file system) are left alone.
