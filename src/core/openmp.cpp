@@ -24,11 +24,12 @@ void limit_openmp_spinning(char** argv) {
 std::string openmp_wait_policy() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   const char* spin = std::getenv("GOMP_SPINCOUNT");
-  if (policy == nullptr && spin != nullptr && std::getenv(kSetByPsmflow) != nullptr)
-    return std::string("GOMP_SPINCOUNT=") + spin + " (psmflow's default: spin briefly, then sleep)";
+  const bool psmflows = policy == nullptr && (spin == nullptr || std::getenv(kSetByPsmflow) != nullptr);
+  if (psmflows)  // a quick command (--version) runs without it; every command that computes sets it
+    return "GOMP_SPINCOUNT=" + std::to_string(kOpenMpSpinCount) + " (psmflow's default: spin briefly, then sleep)";
   std::string out = policy != nullptr ? std::string("OMP_WAIT_POLICY=") + policy : "";
   if (spin != nullptr) out += std::string(out.empty() ? "" : ", ") + "GOMP_SPINCOUNT=" + spin;
-  return out.empty() ? "libgomp's default (spin 300000 times, then sleep)" : out;
+  return out;
 }
 
 }  // namespace psmflow

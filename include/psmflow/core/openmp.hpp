@@ -9,9 +9,9 @@ namespace psmflow {
 // on one machine, ctest -j2) a spinning thread holds the core the thread it waits for needs: a
 // tiny-preset step beside a copy of itself ran at 5.4 img/s instead of 11.8 with a spin count of
 // 2,000, which costs 8% on cores of its own (docs/train.md, "Threads"). So, unless
-// OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, psmflow executes itself again with
-// GOMP_SPINCOUNT=kOpenMpSpinCount. Returns only when no re-execution was needed or it failed
-// (then the run goes on with libgomp's default).
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, a psmflow command that computes executes itself
+// again with GOMP_SPINCOUNT=kOpenMpSpinCount (main.cpp lists the quick ones that do not). Returns
+// only when no re-execution was needed or it failed (then the run goes on with libgomp's default).
 constexpr int kOpenMpSpinCount = 2000;
 void limit_openmp_spinning(char** argv);
 
