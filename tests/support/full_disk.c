@@ -59,23 +59,18 @@ static mode_t mode_of(int flags, va_list ap) {
   return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
-int open(const char* path, int flags, ...) {
-  REAL(open);
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_of(flags, ap);
-  va_end(ap);
-  return mark(real_open(path, flags, mode), path, flags);
-}
-
-int open64(const char* path, int flags, ...) {
-  REAL(open64);
-  va_list ap;
-  va_start(ap, flags);
-  const mode_t mode = mode_of(flags, ap);
-  va_end(ap);
-  return mark(real_open64(path, flags, mode), path, flags);
-}
+/* open and open64 (distinct symbols in glibc), each passing the mode only when there is one. */
+#define OPEN_WRAPPER(name)                                 \
+  int name(const char* path, int flags, ...) {             \
+    REAL(name);                                            \
+    va_list ap;                                            \
+    va_start(ap, flags);                                   \
+    const mode_t mode = mode_of(flags, ap);                \
+    va_end(ap);                                            \
+    return mark(real_##name(path, flags, mode), path, flags); \
+  }
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
 
 int openat(int dir, const char* path, int flags, ...) {
   REAL(openat);
