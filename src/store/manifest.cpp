@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "psmflow/core/error.hpp"
@@ -31,6 +33,20 @@ json to_json(const Record& r) {
           {"outputs", outputs},   {"details", r.details},   {"psmflow_version", PSMFLOW_VERSION}};
 }
 
+// A count or id of a record, refused unless it is a whole number that fits T: a record damaged
+// from outside may hold 1e300 there, which nlohmann would convert with undefined behaviour.
+template <class T>
+T whole_number(const json& j, const char* key, T fallback) {
+  if (!j.contains(key)) return fallback;
+  const json& v = j.at(key);
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+    return static_cast<T>(v.get<std::uint64_t>());
+  if (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
+      v.get<std::int64_t>() <= std::numeric_limits<T>::max())
+    return static_cast<T>(v.get<std::int64_t>());
+  throw std::runtime_error(std::string("'") + key + "' is not a whole number in range: " + v.dump());
+}
+
 Record from_json(const json& j) {
   Record r;
   r.subject = j.at("subject");
@@ -40,13 +56,13 @@ Record from_json(const json& j) {
   r.finished = j.value("finished", "");
   r.seconds = j.value("seconds", 0.0);
   r.host = j.value("host", "");
-  r.pid = j.value("pid", 0L);
-  r.attempt = j.value("attempt", 0);
+  r.pid = whole_number(j, "pid", 0L);
+  r.attempt = whole_number(j, "attempt", 0);
   r.error = j.value("error", "");
   r.input_hash = j.value("input_hash", "");
   r.config_hash = j.value("config_hash", "");
   const json outputs = j.value("outputs", json::object());
-  for (const auto& [path, sum] : outputs.items()) r.outputs[path] = {sum.at("sha256"), sum.at("size"), sum.value("mtime_ns", 0LL)};
+  for (const auto& [path, sum] : outputs.items()) r.outputs[path] = {sum.at("sha256"), whole_number(sum, "size", 0ULL), whole_number(sum, "mtime_ns", 0LL)};
   r.details = j.value("details", std::map<std::string, std::string>{});
   return r;
 }

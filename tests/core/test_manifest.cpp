@@ -195,3 +195,18 @@ TEST_F(Fixture, StageStartRemovesStaleTemporariesOfDeadWriters) {
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(probe.temp()));
 }
+
+// fuzz_manifest_record's first finding: a record damaged from outside held 2.1e116 as its
+// attempt, which was converted to int with undefined behaviour (UBSan). Numbers out of range, or
+// not whole, make the record unreadable: not done, and rewritten by the next attempt.
+TEST_F(Fixture, ARecordWithNumbersOutOfRangeIsNotDone) {
+  const std::string head = R"({"subject":"S1","stage":"psm","status":"done","outputs":{},)";
+  for (const std::string field : {R"("attempt":2147483647444444444444444444444)", R"("attempt":1.5)",
+                                  R"("pid":-99999999999999999999)", R"("attempt":-2147483649)"}) {
+    write_text(run.manifest_dir() / "S1" / "psm.json", head + field + "}");
+    EXPECT_FALSE(m.get("S1", "psm")) << field;
+  }
+  write_text(run.manifest_dir() / "S1" / "psm.json", head + R"("attempt":3,"pid":-1})");
+  ASSERT_TRUE(m.get("S1", "psm"));
+  EXPECT_EQ(m.get("S1", "psm")->attempt, 3);
+}
