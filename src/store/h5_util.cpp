@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "psmflow/core/fs.hpp"
-
 #include <cstdint>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
+
+#include "psmflow/core/fs.hpp"
 
 namespace psmflow::h5 {
 namespace {

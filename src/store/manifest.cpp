@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "psmflow/core/error.hpp"
@@ -39,10 +40,11 @@ template <class T>
 T whole_number(const json& j, const char* key, T fallback) {
   if (!j.contains(key)) return fallback;
   const json& v = j.at(key);
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
-    return static_cast<T>(v.get<std::uint64_t>());
-  if (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() >= std::numeric_limits<T>::min() &&
-      v.get<std::int64_t>() <= std::numeric_limits<T>::max())
+  constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() <= max) return static_cast<T>(v.get<std::uint64_t>());
+  // nlohmann keeps non-negative integers unsigned: a signed one here is negative.
+  if (v.is_number_integer() && !v.is_number_unsigned() && std::is_signed_v<T> &&
+      v.get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min()))
     return static_cast<T>(v.get<std::int64_t>());
   throw std::runtime_error(std::string("'") + key + "' is not a whole number in range: " + v.dump());
 }

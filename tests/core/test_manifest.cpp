@@ -200,9 +200,10 @@ TEST_F(Fixture, StageStartRemovesStaleTemporariesOfDeadWriters) {
 // attempt, which was converted to int with undefined behaviour (UBSan). Numbers out of range, or
 // not whole, make the record unreadable: not done, and rewritten by the next attempt.
 TEST_F(Fixture, ARecordWithNumbersOutOfRangeIsNotDone) {
-  const std::string head = R"({"subject":"S1","stage":"psm","status":"done","outputs":{},)";
+  const std::string head = R"({"subject":"S1","stage":"psm","status":"done",)";
   for (const std::string field : {R"("attempt":2147483647444444444444444444444)", R"("attempt":1.5)",
-                                  R"("pid":-99999999999999999999)", R"("attempt":-2147483649)"}) {
+                                  R"("pid":-99999999999999999999)", R"("attempt":-2147483649)",
+                                  R"("outputs":{"f":{"sha256":"0","size":-1}})"}) {
     write_text(run.manifest_dir() / "S1" / "psm.json", head + field + "}");
     EXPECT_FALSE(m.get("S1", "psm")) << field;
   }
