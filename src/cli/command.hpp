@@ -39,7 +39,8 @@ struct Session {
   RunDir run;
   Manifest manifest;
 };
-Session open_session(const CommonOptions& opt, const std::string& command);
+// subjects_on_command_line: the config may have no [data] subjects (preprocess --input adds one).
+Session open_session(const CommonOptions& opt, const std::string& command, bool subjects_on_command_line = false);
 
 // --accept-unfinished-inputs: a stage refuses inputs whose record is not done unless given.
 void add_accept_unfinished(CLI::App* sub, bool& accept);

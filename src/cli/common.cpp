@@ -26,8 +26,8 @@ std::unique_ptr<RunLock> lock_run_dir(const fs::path& run_dir, const std::string
   });
 }
 
-Session open_session(const CommonOptions& opt, const std::string& command) {
-  Config cfg = opt.config.empty() ? default_config() : load_config(opt.config);
+Session open_session(const CommonOptions& opt, const std::string& command, bool subjects_on_command_line) {
+  Config cfg = opt.config.empty() ? default_config() : load_config(opt.config, true, !subjects_on_command_line);
   if (!opt.run_dir.empty()) cfg.run.run_dir = fs::absolute(opt.run_dir);
   if (opt.threads >= 0) cfg.run.threads = opt.threads;
   auto lock = lock_run_dir(cfg.run.run_dir, command);

@@ -239,7 +239,7 @@ Config parse_config(const std::string& text, const fs::path& origin, bool check_
   return parse(text, origin, check_files, require_subjects);
 }
 
-Config load_config(const fs::path& file, bool check_files) {
+Config load_config(const fs::path& file, bool check_files, bool require_subjects) {
   if (fs::is_directory(file)) throw UsageError(file.string() + ": is a directory, not a config file");
   if (!fs::is_regular_file(file)) throw UsageError(file.string() + ": config file not found");
   std::string text;
@@ -248,7 +248,7 @@ Config load_config(const fs::path& file, bool check_files) {
   } catch (const std::exception& e) {
     throw UsageError(e.what());
   }
-  return parse(text, file, check_files);
+  return parse(text, file, check_files, require_subjects);
 }
 
 Config default_config() {

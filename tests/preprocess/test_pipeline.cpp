@@ -55,6 +55,19 @@ TEST(PreprocessCli, OneSubjectWithoutConfigThenSkippedOnRerun) {
   EXPECT_EQ(FramesReader(run / "subjects/S1/frames.h5").labels().at(12)[1], -1);
 }
 
+TEST(PreprocessCli, InputWithAConfigOfSettingsOnly) {
+  ScratchDir dir;
+  TestSubject s = make_subject(dir / "data", "S1", 30);
+  write_text(dir / "settings.toml", "[preprocess]\ncrop_size = 48\nsmooth_landmarks = false\n");
+  const std::string config = " --config " + shell_quote((dir / "settings.toml").string());
+  auto r = run_psmflow(preprocess_args(s.video, "S1", dir / "run") + config);
+  ASSERT_EQ(r.exit_code, 0) << r.output;  // --input gives the subject the config lacks
+  EXPECT_EQ(FramesReader(dir / "run/subjects/S1/frames.h5").crop_size(), 48);
+  auto none = run_psmflow("preprocess --run-dir " + shell_quote((dir / "run2").string()) + config);
+  EXPECT_EQ(none.exit_code, 2) << none.output;  // without --input, a config without subjects has nothing to do
+  EXPECT_NE(none.output.find("no subjects"), std::string::npos) << none.output;
+}
+
 TEST(PreprocessCli, FrameFolderInputUsesNumbersInNames) {
   ScratchDir dir;
   fs::create_directories(dir / "S2" / "face_only_aligned");

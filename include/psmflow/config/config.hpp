@@ -138,9 +138,10 @@ struct Config {
 
 // Throws UsageError("FILE:LINE: key 'a.b': reason") on any problem. check_files = false skips
 // the checks that named files exist (for shipped configs whose data lives elsewhere).
-Config load_config(const fs::path& file, bool check_files = true);
-// require_subjects = false for the frozen config of a run directory that the single-subject
-// commands made (its subjects are the manifest's).
+// require_subjects = false where the subjects come from elsewhere: the command line
+// (`preprocess --input`), or the manifest for the frozen config of a run directory that the
+// single-subject commands made.
+Config load_config(const fs::path& file, bool check_files = true, bool require_subjects = true);
 Config parse_config(const std::string& text, const fs::path& origin, bool check_files = true,
                     bool require_subjects = true);
 // The built-in defaults as a Config with no subjects (used by one-subject commands without --config).
