@@ -1,5 +1,6 @@
 # -DPSMFLOW_TORCH_ONLY=ON: only what needs LibTorch, for a bare GPU machine (tools/gpu-check):
-# the model, checkpoints and the device check tools/bench/gpu_check.cpp. LibTorch comes from
+# the model, checkpoints and the device check tools/bench/gpu_check.cpp, and with CUDA the
+# gradient-sync engine over its NCCL transport (no MPI: one rank). LibTorch comes from
 # CMAKE_PREFIX_PATH (the Python wheel's torch.utils.cmake_prefix_path, or Debian's here); the
 # header-only spdlog, fmt and nlohmann-json from .gpu-deps/ (tools/gpu-check --prepare), else
 # from the system.
@@ -17,6 +18,18 @@ target_compile_definitions(gpu_check PRIVATE FMT_HEADER_ONLY)  # spdlog is heade
 target_link_libraries(gpu_check PRIVATE ${TORCH_LIBRARIES})
 target_compile_options(gpu_check PRIVATE -Wall -Wextra)
 if(PSMFLOW_USE_CUDA)
+  # NCCL from PSMFLOW_NCCL_ROOT (tools/gpu-check passes the one of the Python wheel, whose
+  # libnccl.so.2 LibTorch itself loads), else from the CUDA toolkit.
+  set(PSMFLOW_NCCL_ROOT "" CACHE PATH "folder with include/nccl.h and lib/libnccl.so.2")
+  find_path(PSMFLOW_NCCL_INCLUDE nccl.h HINTS ${PSMFLOW_NCCL_ROOT}/include ${PSMFLOW_CUDA_ROOT}/include REQUIRED)
+  find_library(PSMFLOW_NCCL_LIB NAMES nccl libnccl.so.2 HINTS ${PSMFLOW_NCCL_ROOT}/lib ${PSMFLOW_CUDA_ROOT}/lib64 REQUIRED)
+  find_package(CUDAToolkit REQUIRED)
+  target_sources(gpu_check PRIVATE ${CMAKE_SOURCE_DIR}/src/collectives/grad_sync_engine.cpp
+    ${CMAKE_SOURCE_DIR}/src/collectives/grad_buckets.cpp ${CMAKE_SOURCE_DIR}/src/collectives/watchdog.cpp
+    ${CMAKE_SOURCE_DIR}/src/collectives/nccl_transport.cpp)
+  target_include_directories(gpu_check PRIVATE ${PSMFLOW_NCCL_INCLUDE})
+  target_link_libraries(gpu_check PRIVATE ${PSMFLOW_NCCL_LIB} CUDA::cudart)
   target_compile_definitions(gpu_check PRIVATE PSMFLOW_USE_CUDA=1)
+  message(STATUS "psmflow: NCCL ${PSMFLOW_NCCL_LIB}")
 endif()
 message(STATUS "psmflow: LibTorch-only build (gpu_check), LibTorch ${Torch_VERSION}, CUDA ${PSMFLOW_USE_CUDA}")

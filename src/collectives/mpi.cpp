@@ -1,7 +1,10 @@
 #include "psmflow/collectives/mpi.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 
@@ -79,6 +82,17 @@ std::string recv_text(MPI_Comm comm, int source, int tag, MPI_Status* status) {
   PSMFLOW_MPI(MPI_Recv(text.data(), count, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, comm, &st));
   if (status) *status = st;
   return text;
+}
+
+void abort_job(const std::string& message) {
+  // stderr directly: the logger may be locked by the stuck thread.
+  std::fprintf(stderr, "psmflow: %s; aborting the job\n", message.c_str());
+  std::fflush(stderr);
+  // MPI_Abort from this thread while another sits inside MPI could itself block; if it has not
+  // ended the job in 10 s, exiting is enough: mpirun ends a job whose rank exits nonzero.
+  std::thread([] { MPI_Abort(MPI_COMM_WORLD, 1); }).detach();
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  ::_exit(1);
 }
 
 }  // namespace psmflow::collectives

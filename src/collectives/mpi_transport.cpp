@@ -6,7 +6,6 @@
 
 #include "psmflow/collectives/grad_sync_backends.hpp"
 #include "psmflow/collectives/mpi.hpp"
-#include "psmflow/collectives/watchdog.hpp"
 
 namespace psmflow::collectives {
 namespace {

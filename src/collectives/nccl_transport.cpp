@@ -1,17 +1,18 @@
 // The NCCL transport of the gradient-sync engine: CUDA tensors, ncclAllReduce / ncclBroadcast on a
 // private stream. Uses only the CUDA runtime and NCCL on raw data pointers, so it also compiles
 // against /usr/local/cuda with the CPU LibTorch, and its host-side part runs in the NCCL
-// transport test on machines without a GPU (tests/collectives/CMakeLists.txt).
+// transport test on machines without a GPU (tests/collectives/CMakeLists.txt). No MPI here:
+// nccl_mpi.cpp shares the unique id over MPI, a lone rank needs no sharing.
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
-#include "psmflow/collectives/grad_sync_backends.hpp"
-#include "psmflow/collectives/mpi.hpp"
-#include "psmflow/collectives/watchdog.hpp"
+#include "psmflow/collectives/nccl_transport.hpp"
 
 #if defined(PSMFLOW_USE_CUDA) && __has_include(<c10/cuda/CUDAStream.h>)
 #include <c10/cuda/CUDAStream.h>
@@ -40,17 +41,19 @@ ncclDataType_t nccl_type(torch::ScalarType t) {
   throw std::runtime_error(std::string("NCCL gradient sync: unsupported dtype ") + c10::toString(t));
 }
 
+static_assert(sizeof(ncclUniqueId) == sizeof(NcclId), "NcclId holds an ncclUniqueId");
+
+// First in every path: without a GPU, this is the error to see.
+void select_device(int device) { PSMFLOW_CUDA(cudaSetDevice(device)); }
+
 class NcclTransport : public Transport {
  public:
-  NcclTransport(MPI_Comm comm, int device, std::chrono::milliseconds init_timeout) : device_(device) {
-    PSMFLOW_CUDA(cudaSetDevice(device_));  // first: without a GPU, this is the error to see
-    PSMFLOW_MPI(MPI_Comm_rank(comm, &rank_));
-    PSMFLOW_MPI(MPI_Comm_size(comm, &world_));
+  explicit NcclTransport(const NcclMember& m) : device_(m.device), rank_(m.rank), world_(m.world), abort_(m.on_timeout) {
+    select_device(device_);
     ncclUniqueId id;
-    if (rank_ == 0) PSMFLOW_NCCL(ncclGetUniqueId(&id));
-    PSMFLOW_MPI(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm));
+    std::memcpy(&id, m.id.data(), sizeof id);
     {
-      Watchdog watchdog(init_timeout);
+      Watchdog watchdog(m.init_timeout, "rank " + std::to_string(rank_), m.on_timeout);
       Watchdog::Scope guard(watchdog, "ncclCommInitRank");
       PSMFLOW_NCCL(ncclCommInitRank(&nccl_, world_, id, rank_));
     }
@@ -95,7 +98,10 @@ class NcclTransport : public Transport {
     PSMFLOW_CUDA(rc);
     return true;
   }
-  [[noreturn]] void abort(const std::string& message) override { abort_job(message); }
+  [[noreturn]] void abort(const std::string& message) override {
+    abort_(message);
+    std::abort();  // on_timeout must not return
+  }
 
  private:
   // LibTorch's current stream on our device (the legacy default stream without its CUDA headers).
@@ -124,6 +130,7 @@ class NcclTransport : public Transport {
 
   int device_;
   int rank_ = 0, world_ = 1;
+  OnTimeout abort_;
   ncclComm_t nccl_ = nullptr;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t inputs_ready_ = nullptr;
@@ -132,8 +139,23 @@ class NcclTransport : public Transport {
 
 }  // namespace
 
-std::unique_ptr<Transport> make_nccl_transport(MPI_Comm comm, int device, std::chrono::milliseconds init_timeout) {
-  return std::make_unique<NcclTransport>(comm, device, init_timeout);
+NcclId make_nccl_id(int device) {
+  select_device(device);
+  ncclUniqueId id;
+  nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId(&id)", 0);  // rank 0 makes the ids
+  NcclId out;
+  std::memcpy(out.data(), &id, sizeof id);
+  return out;
+}
+
+std::unique_ptr<Transport> make_nccl_transport(const NcclMember& m) { return std::make_unique<NcclTransport>(m); }
+
+std::unique_ptr<Transport> make_lone_nccl_transport(int device, std::chrono::milliseconds init_timeout) {
+  NcclMember m;
+  m.device = device;
+  m.id = make_nccl_id(device);
+  m.init_timeout = init_timeout;
+  return make_nccl_transport(m);
 }
 
 }  // namespace psmflow::collectives

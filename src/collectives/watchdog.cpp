@@ -1,24 +1,21 @@
 #include "psmflow/collectives/watchdog.hpp"
 
-#include <mpi.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 namespace psmflow::collectives {
 
-void abort_job(const std::string& message) {
+void exit_alone(const std::string& message) {
   // stderr directly: the logger may be locked by the stuck thread.
-  std::fprintf(stderr, "psmflow: %s; aborting the job\n", message.c_str());
+  std::fprintf(stderr, "psmflow: %s; exiting\n", message.c_str());
   std::fflush(stderr);
-  // MPI_Abort from this thread while another sits inside MPI could itself block; if it has not
-  // ended the job in 10 s, exiting is enough: mpirun ends a job whose rank exits nonzero.
-  std::thread([] { MPI_Abort(MPI_COMM_WORLD, 1); }).detach();
-  std::this_thread::sleep_for(std::chrono::seconds(10));
   ::_exit(1);
 }
 
-Watchdog::Watchdog(std::chrono::milliseconds timeout) : timeout_(timeout) {
+Watchdog::Watchdog(std::chrono::milliseconds timeout, std::string who, OnTimeout on_timeout)
+    : timeout_(timeout), who_(std::move(who)), on_timeout_(on_timeout) {
   if (timeout_.count() > 0) thread_ = std::thread([this] { watch(); });
 }
 
@@ -55,12 +52,11 @@ void Watchdog::watch() {
     }
     auto deadline = deadline_;
     if (cv_.wait_until(lock, deadline) != std::cv_status::timeout || !armed_ || deadline_ != deadline) continue;
-    int rank = -1;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     char text[512];
-    std::snprintf(text, sizeof text, "rank %d: %s did not finish within %.0f s (a peer is gone or stuck)", rank, what_,
-                  timeout_.count() / 1000.0);
-    abort_job(text);
+    std::snprintf(text, sizeof text, "%s: %s did not finish within %.0f s (a peer is gone or stuck)", who_.c_str(),
+                  what_, timeout_.count() / 1000.0);
+    on_timeout_(text);
+    ::_exit(1);  // on_timeout must not return
   }
 }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "psmflow/collectives/grad_sync_backends.hpp"
+#include "psmflow/collectives/nccl_transport.hpp"
 
 using namespace psmflow::collectives;
 
@@ -36,7 +37,13 @@ TEST(NcclTransport, WithoutADeviceItFailsNamingTheCudaCall) {
     make_nccl_transport(MPI_COMM_SELF, 0, std::chrono::seconds(10));
     ADD_FAILURE() << "an NCCL transport came up without a CUDA device";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("cudaSetDevice(device_) failed: cuda"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cudaSetDevice(device) failed: cuda"), std::string::npos) << e.what();
+  }
+  try {
+    make_lone_nccl_transport(0, std::chrono::seconds(10));
+    ADD_FAILURE() << "a lone NCCL transport came up without a CUDA device";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cudaSetDevice(device) failed: cuda"), std::string::npos) << e.what();
   }
 }
 
@@ -54,11 +61,7 @@ TEST(NcclTransport, TheFactoryChoosesByDevice) {
   }
 }
 
-TEST(NcclTransportGpu, SumsAndBroadcastsOnOneRank) {
-  if (!torch::cuda::is_available())
-    GTEST_SKIP() << (cuda_devices() == 0 ? "no CUDA device on this machine"
-                                         : "this LibTorch is CPU-only (build with -DPSMFLOW_USE_CUDA=ON and a CUDA LibTorch)");
-  auto t = make_nccl_transport(MPI_COMM_SELF, 0, std::chrono::seconds(60));
+void sums_and_broadcasts_on_one_rank(std::unique_ptr<Transport> t) {
   EXPECT_EQ(t->world(), 1);
   torch::Tensor x = torch::arange(10, torch::TensorOptions().dtype(torch::kFloat).device(t->device())) * 0.5;
   torch::Tensor before = x.cpu();
@@ -70,4 +73,12 @@ TEST(NcclTransportGpu, SumsAndBroadcastsOnOneRank) {
   ASSERT_TRUE(wait_for(*t, 1));
   EXPECT_EQ(y.cpu().min().item<double>(), 3.0);
   EXPECT_THROW(t->check(torch::zeros({2})), std::runtime_error) << "a CPU tensor is refused";
+}
+
+TEST(NcclTransportGpu, SumsAndBroadcastsOnOneRank) {
+  if (!torch::cuda::is_available())
+    GTEST_SKIP() << (cuda_devices() == 0 ? "no CUDA device on this machine"
+                                         : "this LibTorch is CPU-only (build with -DPSMFLOW_USE_CUDA=ON and a CUDA LibTorch)");
+  sums_and_broadcasts_on_one_rank(make_nccl_transport(MPI_COMM_SELF, 0, std::chrono::seconds(60)));
+  sums_and_broadcasts_on_one_rank(make_lone_nccl_transport(0, std::chrono::seconds(60)));
 }

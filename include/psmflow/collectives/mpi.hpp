@@ -35,6 +35,10 @@ struct RankInfo {
 };
 RankInfo rank_info(MPI_Comm comm);
 
+// Prints "psmflow: MESSAGE; aborting the job" to stderr and ends every rank (MPI_Abort, or _exit
+// when that does not return within 10 s). Safe from any thread, also while another sits in MPI.
+[[noreturn]] void abort_job(const std::string& message);
+
 // Waits for a request by testing it with short sleeps (50 us growing to 2 ms).
 void wait_polling(MPI_Request& req, MPI_Status* status = MPI_STATUS_IGNORE);
 

@@ -1,8 +1,9 @@
 // A collective that never returns (a peer stuck, or gone without mpirun noticing) must not hang
-// the job: a watchdog thread ends it with MPI_Abort and a message naming the call when an armed
-// collective outlives its timeout. Open MPI 4.1 has no timeouts on collectives of its own.
-// For calls that block inside a library (ncclCommInitRank); the gradient-sync engine's waits
-// poll and keep their own deadline, ending the job through abort_job() as well.
+// the job: a watchdog thread calls its on_timeout (abort_job() in mpi.hpp under MPI) with a
+// message naming the call when an armed collective outlives its timeout. Open MPI 4.1 has no
+// timeouts on collectives of its own. For calls that block inside a library (ncclCommInitRank);
+// the gradient-sync engine's waits poll and keep their own deadline. Needs no MPI, so that the
+// NCCL transport also runs alone on a machine without it (tools/bench/gpu_check).
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -12,13 +13,17 @@
 
 namespace psmflow::collectives {
 
-// Prints "psmflow: MESSAGE; aborting the job" to stderr and ends every rank (MPI_Abort, or _exit
-// when that does not return within 10 s). Safe from any thread, also while another sits in MPI.
-[[noreturn]] void abort_job(const std::string& message);
+// Ends the process: given "MESSAGE", it must not return.
+using OnTimeout = void (*)(const std::string& message);
+
+// Prints "psmflow: MESSAGE; exiting" to stderr and _exit(1)s: the end of a process that is the
+// only rank (no MPI job to abort). Safe from any thread.
+[[noreturn]] void exit_alone(const std::string& message);
 
 class Watchdog {
  public:
-  explicit Watchdog(std::chrono::milliseconds timeout);  // 0 = disabled
+  // timeout 0 = disabled. `who` starts the message ("rank 3").
+  Watchdog(std::chrono::milliseconds timeout, std::string who, OnTimeout on_timeout);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -38,6 +43,8 @@ class Watchdog {
  private:
   void watch();
   std::chrono::milliseconds timeout_;
+  std::string who_;
+  OnTimeout on_timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool armed_ = false, stop_ = false;
