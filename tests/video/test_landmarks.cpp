@@ -1,6 +1,11 @@
+#include <sys/resource.h>
+
+#include <dlib/image_processing/shape_predictor.h>
+#include <dlib/opencv/cv_image.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "pipeline_support.hpp"
 #include "psmflow/core/error.hpp"
@@ -26,6 +31,157 @@ TEST(Landmarks, MissingOrCorruptModelIsAnErrorNamingTheFile) {
     FAIL() << "no error for a corrupt model";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find((dir / "junk.dat").string()), std::string::npos) << e.what();
+  }
+}
+
+// psmflow evaluates dlib's model itself (flat arrays, prefetched leaves): on real faces every point
+// must be the one dlib's own shape_predictor gives for the same box.
+TEST(Landmarks, PointsAreDlibsOwnOnRealFaces) {
+  dlib::shape_predictor oracle;
+  dlib::deserialize(video::kDlibLandmarkModel.string()) >> oracle;
+  video::LandmarkModel model(video::kDlibLandmarkModel);
+  std::vector<cv::Mat> all = megamind_frames(0, 270), frames;
+  for (std::size_t i = 0; i < all.size(); i += 9) frames.push_back(all[i]);
+  auto faces = full_frame_faces(frames);
+  int compared = 0;
+  cv::Mat gray;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (faces[i].empty()) continue;
+    cv::cvtColor(frames[i], gray, cv::COLOR_BGR2GRAY);
+    const cv::Rect2f& b = faces[i][0];
+    // Off the detector's box too: shifted and grown, as a tracked box may be.
+    for (cv::Rect2f box : {b, cv::Rect2f(b.x + 0.1f * b.width, b.y - 0.05f * b.height, 1.2f * b.width, 1.1f * b.height)}) {
+      video::LandmarkFit fit = model.fit(gray, box);
+      dlib::rectangle r(std::lround(box.x), std::lround(box.y), std::lround(box.x + box.width) - 1,
+                        std::lround(box.y + box.height) - 1);
+      dlib::full_object_detection want = oracle(dlib::cv_image<unsigned char>(gray), r);
+      for (int p = 0; p < video::kLandmarks; ++p) {
+        ASSERT_EQ(fit.points[p].x, float(want.part(p).x())) << "frame " << 9 * i << " point " << p;
+        ASSERT_EQ(fit.points[p].y, float(want.part(p).y())) << "frame " << 9 * i << " point " << p;
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 50);
+}
+
+namespace {
+
+// What every dlib shape predictor file starts with: the format version and the mean shape.
+void write_start(std::ostream& out, const dlib::matrix<float, 0, 1>& mean) {
+  dlib::serialize(1, out);
+  dlib::serialize(mean, out);
+}
+
+// A 68-point model of one cascade with one depth-1 tree on two feature pixels, written with dlib's
+// serialisers; its fields are the parts a test damages.
+struct TinyModel {
+  float mean_value = -1;  // < 0: points spread over the box
+  std::uint64_t split_feature = 1;
+  float threshold = 0, leaf = 0.01f;
+  void write(const fs::path& file) const {
+    dlib::matrix<float, 0, 1> mean(2 * video::kLandmarks);
+    for (long i = 0; i < mean.size(); ++i) mean(i) = mean_value >= 0 ? mean_value : 0.2f + 0.6f * float(i % 17) / 17;
+    dlib::impl::regression_tree tree;
+    tree.splits = {{0, split_feature, threshold}};
+    dlib::matrix<float, 0, 1> l(mean.size());
+    l = leaf;
+    tree.leaf_values.assign(2, l);
+    std::vector<std::vector<dlib::impl::regression_tree>> forests{{tree}};
+    std::vector<std::vector<unsigned long>> anchors{{0, 1}};
+    std::vector<std::vector<dlib::vector<float, 2>>> deltas{{{0.f, 0.f}, {0.1f, 0.f}}};
+    std::ofstream out(file, std::ios::binary);
+    write_start(out, mean);
+    dlib::serialize(forests, out);
+    dlib::serialize(anchors, out);
+    dlib::serialize(deltas, out);
+  }
+};
+
+}  // namespace
+
+// Files dlib reads without complaint but that no trained model is: trees that point at feature
+// pixels the model does not have, values that would push the fit's pixel coordinates beyond what
+// an integer holds (fuzz_landmark_model found 5e23 there), a mean shape that is one point. Each
+// is refused by name, not evaluated out of bounds; the undamaged one loads and fits.
+TEST(Landmarks, AModelWithImpossibleTreesOrValuesIsAnErrorNamingTheFile) {
+  ScratchDir dir;
+  TinyModel good;
+  good.write(dir / "good.dat");
+  cv::Mat gray(64, 64, CV_8UC1, cv::Scalar(90));
+  EXPECT_NO_THROW(video::LandmarkModel(dir / "good.dat").fit(gray, {8, 8, 40, 40}));
+  struct Bad {
+    std::string file, reason;
+    TinyModel model;
+  };
+  TinyModel feature = good, leaf = good, threshold = good, point = good;
+  feature.split_feature = 999;  // of 2
+  leaf.leaf = 1e30f;
+  threshold.threshold = NAN;
+  point.mean_value = 0.5f;
+  const std::vector<Bad> bad = {{"feature.dat", "damaged", feature},
+                                {"leaf.dat", "a value beyond", leaf},
+                                {"threshold.dat", "threshold", threshold},
+                                {"point.dat", "is a point", point}};
+  for (const auto& b : bad) {
+    b.model.write(dir / b.file);
+    try {
+      video::LandmarkModel m(dir / b.file);
+      ADD_FAILURE() << "no error for " << b.file;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find((dir / b.file).string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(b.reason), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Counts in a damaged file claim more than any file holds (fuzz_landmark_model found dlib's own
+// reader allocating 80 TB for one): an error naming the file, at the cost of what the file holds.
+TEST(Landmarks, AModelClaimingHugeCountsIsAnErrorNotAnAllocation) {
+  ScratchDir dir;
+  dlib::matrix<float, 0, 1> mean(2 * video::kLandmarks);
+  mean = 0.5f;
+  auto write = [&](const fs::path& file, auto&& rest) {
+    std::ofstream out(file, std::ios::binary);
+    write_start(out, mean);
+    rest(out);
+  };
+  write(dir / "cascades.dat", [](std::ostream& out) { dlib::serialize(1ul << 26, out); });  // 1.6 GB to dlib
+  write(dir / "leaf.dat", [](std::ostream& out) {
+    for (unsigned long count : {1ul, 1ul, 0ul, 1ul}) dlib::serialize(count, out);  // 1 cascade, 1 tree, 0 splits, 1 leaf
+    dlib::serialize(-(1l << 40), out);  // a leaf of 2^40 values
+    dlib::serialize(-1l, out);
+  });
+  auto peak_mb = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024;
+  };
+  const long before = peak_mb();
+  for (const char* name : {"cascades.dat", "leaf.dat"}) {
+    try {
+      video::LandmarkModel m(dir / name);
+      FAIL() << "no error for " << name;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find((dir / name).string()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LT(peak_mb() - before, 100) << "MB of peak memory for files of a few hundred bytes";
+}
+
+// fuzz_landmark_model's third finding: a row count of magnitude 2^63, marked negative, which dlib's
+// reader negates (signed overflow). It is refused as a number beyond its type.
+TEST(Landmarks, AnIntegerBeyondItsTypeIsRefused) {
+  ScratchDir dir;
+  const unsigned char input[] = {0x01, 0x01, 0x88, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x81, 0x81, 0x01, 0x07, 0x00, 0x8e, 0, 0};
+  std::ofstream(dir / "big.dat", std::ios::binary).write(reinterpret_cast<const char*>(input), sizeof(input));
+  try {
+    video::LandmarkModel m(dir / "big.dat");
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find((dir / "big.dat").string() + ": not a dlib shape predictor"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("an integer beyond its type"), std::string::npos) << e.what();
   }
 }
 
