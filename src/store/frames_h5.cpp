@@ -190,8 +190,10 @@ void FramesReader::Impl::read_arrays() {
   if (dims.size() != 4 || dims[1] != c || dims[2] != c || dims[3] != 3)
     throw std::runtime_error(path.string() + ": /frames is not [N, " + std::to_string(c) + ", " + std::to_string(c) +
                              ", 3] as crop_size says");
+  h5::checked_count(dims, 1, "frames", path);  // read_all() allocates all of it
   n = static_cast<std::int64_t>(dims[0]);
   frames = h5::Handle(h5::check(H5Dopen2(file, "frames", H5P_DEFAULT), "H5Dopen(/frames)", path));
+  h5::check_layout(frames, "frames", path);
   h5::read_dataset(file, "frame_index", H5T_NATIVE_INT64, frame_index, path);
   expect_length("frame_index", frame_index.size());
   h5::read_dataset(file, "time_s", H5T_NATIVE_DOUBLE, time_s, path);

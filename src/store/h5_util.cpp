@@ -206,22 +206,51 @@ std::vector<hsize_t> dataset_dims(hid_t loc, const std::string& name, const std:
   return dims;
 }
 
-std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t element_size, const std::string& name,
-                          const std::filesystem::path& file) {
+namespace {
+
+std::uintmax_t product(const std::vector<hsize_t>& dims) {
+  std::uintmax_t n = 1;
+  for (hsize_t d : dims)
+    if (__builtin_mul_overflow(n, d, &n)) return UINTMAX_MAX;
+  return n;
+}
+
+// `what` ends where the element count follows: "dataset 'x' claims".
+void check_claim(std::uintmax_t n, std::size_t element_size, const std::string& what, const std::filesystem::path& file) {
   // deflate packs at most about 1000:1, and a file written by psmflow is never smaller than that
   constexpr std::uintmax_t kMaxInflation = 1024, kSlack = std::uintmax_t{64} << 20;
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(file, ec);
   const std::uintmax_t limit = (ec ? 0 : size) * kMaxInflation + kSlack;
-  std::uintmax_t n = 1;
-  for (hsize_t d : dims)
-    if (__builtin_mul_overflow(n, d, &n)) n = UINTMAX_MAX;
   std::uintmax_t bytes = 0;
   if (__builtin_mul_overflow(n, element_size, &bytes) || bytes > limit)
-    throw std::runtime_error(fmt::format("{}: dataset '{}' claims {} elements, more than a file of {} bytes can hold",
-                                         file.string(), name, n == UINTMAX_MAX ? std::string("over 2^64") : std::to_string(n),
-                                         ec ? 0 : size));
+    throw std::runtime_error(fmt::format("{}: {} {} elements, more than a file of {} bytes can hold", file.string(), what,
+                                         n == UINTMAX_MAX ? std::string("over 2^64") : std::to_string(n), ec ? 0 : size));
+}
+
+}  // namespace
+
+std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t element_size, const std::string& name,
+                          const std::filesystem::path& file) {
+  const std::uintmax_t n = product(dims);
+  check_claim(n, element_size, "dataset '" + name + "' claims", file);
   return static_cast<std::size_t>(n);
+}
+
+void check_layout(hid_t ds, const std::string& name, const std::filesystem::path& file) {
+  // HDF5 converts through a buffer of the file's element size for every element
+  Handle type(check(H5Dget_type(ds), "H5Dget_type", file));
+  const std::size_t element = H5Tget_size(type);
+  if (element > 16)
+    throw std::runtime_error(fmt::format("{}: dataset '{}' has elements of {} bytes, where numbers have at most 16 "
+                                         "(a damaged type)", named(file), name, element));
+  Handle dcpl(check(H5Dget_create_plist(ds), "H5Dget_create_plist", file));
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED) return;
+  const int rank = H5Pget_chunk(dcpl, 0, nullptr);
+  if (rank < 0) throw std::runtime_error(named(file) + ": cannot read the chunk shape of '" + name + "': " + last_error());
+  std::vector<hsize_t> chunk(static_cast<std::size_t>(rank));
+  H5Pget_chunk(dcpl, rank, chunk.data());
+  check_claim(product(chunk), element, "dataset '" + name + "' has chunks of", file);
 }
 
 void read_dataset_raw(hid_t loc, const std::string& name, hid_t mem_type, void* out, const std::filesystem::path& file) {
@@ -231,6 +260,7 @@ void read_dataset_raw(hid_t loc, const std::string& name, hid_t mem_type, void* 
   if (H5Tget_class(type) != H5Tget_class(mem_type))
     throw std::runtime_error(named(file) + ": dataset '" + name + "' is " + type_class_name(H5Tget_class(type)) +
                              ", expected " + type_class_name(H5Tget_class(mem_type)));
+  check_layout(ds, name, file);
   if (H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     throw std::runtime_error(named(file) + ": reading '" + name + "' failed (truncated or corrupt file?): " + last_error());
 }

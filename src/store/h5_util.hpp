@@ -64,6 +64,9 @@ void read_dataset_raw(hid_t loc, const std::string& name, hid_t mem_type, void* 
 // overflows or claims more bytes than a file of this size can hold, even deflated.
 std::size_t checked_count(const std::vector<hsize_t>& dims, std::size_t element_size, const std::string& name,
                           const std::filesystem::path& file);
+// HDF5 allocates what a dataset's type and layout claim before it reads (a whole chunk to read
+// any of it, a conversion buffer of the file's element size): a damaged file's claims are refused.
+void check_layout(hid_t ds, const std::string& name, const std::filesystem::path& file);
 template <typename T>
 std::vector<hsize_t> read_dataset(hid_t loc, const std::string& name, hid_t mem_type, std::vector<T>& out,
                                   const std::filesystem::path& file) {

@@ -184,6 +184,17 @@ TEST(FramesH5, FilesFromElsewhereAreRefusedNamingTheDataset) {
       {"del f['bbox']", "no dataset 'bbox'"},
       {"del f['frame_index']; f.create_dataset('frame_index', shape=(10**12,), dtype='int64', chunks=(1024,))",
        "dataset 'frame_index' claims 1000000000000 elements"},
+      {"f.attrs['crop_size'] = 2000; del f['frames'];"
+       " f.create_dataset('frames', shape=(100, 2000, 2000, 3), dtype='uint8', chunks=(1, 2000, 2000, 3))",
+       "dataset 'frames' claims 1200000000 elements"},
+      {"del f['frame_index']; t = h5py.h5t.STD_I64LE.copy(); t.set_size(32);"
+       " h5py.h5d.create(f.id, b'frame_index', t, h5py.h5s.create_simple((5,)))",
+       "dataset 'frame_index' has elements of 32 bytes, where numbers have at most 16"},
+      {"del f['time_s']; f.create_dataset('time_s', shape=(5,), maxshape=(None,), chunks=(2**27,), dtype='f8')",
+       "dataset 'time_s' has chunks of 134217728 elements"},
+      {"del f['frames']; f.create_dataset('frames', shape=(5, 16, 16, 3), maxshape=(None, 16, 16, 3),"
+       " chunks=(2**18, 16, 16, 3), dtype='u1')",
+       "dataset 'frames' has chunks of 201326592 elements"},
       {"f['au/AU' + '9' * 62] = np.zeros(5, 'int8')", "(AU number out of range)"},
   };
   for (std::size_t i = 0; i < damages.size(); ++i) {
