@@ -32,12 +32,16 @@ class CascadeDetector : public FaceDetector {
   std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double scale_step) override {
     // No histogram equalisation: on real video (Megamind) it makes the cascade find "faces" on a
     // bright forehead and miss the face below, which the plain grey image gives.
-    cv::cvtColor(bgr, gray_, cv::COLOR_BGR2GRAY);
+    const cv::Mat* gray = &bgr;
+    if (bgr.channels() != 1) {
+      cv::cvtColor(bgr, gray_, cv::COLOR_BGR2GRAY);
+      gray = &gray_;
+    }
     std::vector<cv::Rect> faces;
     std::vector<int> votes;
     int lo = std::max(1, static_cast<int>(min_size));
     cv::Size max_sz = max_size > 0 ? cv::Size(int(max_size), int(max_size)) : cv::Size();
-    cascade_->detectMultiScale(gray_, faces, votes, scale_step, 3, 0, cv::Size(lo, lo), max_sz);
+    cascade_->detectMultiScale(*gray, faces, votes, scale_step, 3, 0, cv::Size(lo, lo), max_sz);
     std::vector<Detection> out;
     // Votes: how many neighbouring windows found the face; 3 (the minimum kept) gives 0.39, 12 gives 0.86.
     for (std::size_t i = 0; i < faces.size(); ++i)
@@ -45,6 +49,7 @@ class CascadeDetector : public FaceDetector {
     return out;
   }
   std::string name() const override { return name_; }
+  bool needs_colour() const override { return false; }
 
  private:
   cv::Ptr<cv::CascadeClassifier> cascade_;

@@ -23,10 +23,13 @@ struct Detection {
 class FaceDetector {
  public:
   virtual ~FaceDetector() = default;
-  // Faces in a BGR image whose width lies within [min_size, max_size] pixels (max_size 0 = no limit).
+  // Faces in a BGR image (or an 8-bit grey one, unless needs_colour()) whose width lies within
+  // [min_size, max_size] pixels (max_size 0 = no limit).
   // scale_step: ratio between the sizes a multi-scale detector tries (cascades; 1.1 is OpenCV's default).
   virtual std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double scale_step = 1.1) = 0;
   virtual std::string name() const = 0;
+  // Grey images let the caller shrink one channel instead of three (the cascades).
+  virtual bool needs_colour() const { return true; }
 };
 
 // Throws UsageError naming the file when a cascade or model cannot be loaded.

@@ -1,11 +1,13 @@
 // Face tracking between detections. The detector runs on every `detect_every`-th frame
-// ("keyframes"), searching a window around the last box for faces of 0.8-1.25 times its size;
-// frames in between get the box interpolated between the two keyframes (the face of one subject
-// moves little and smoothly). A keyframe whose face is not near the last box is searched over the
-// whole image; when the face is far away (a jump) or gone, the frames in between are searched one
-// by one instead. While no face is tracked ("lost"), keyframes are searched over the whole
-// (downscaled) image, and when the face is back, the frames before that keyframe are searched
-// near it, walking back until one has no face.
+// ("keyframes"): every other keyframe over the whole image for faces of 0.7-2 times the tracked
+// one (a cut, a zoom or a drift onto something else shows), the others in a window around the
+// last box for faces of 0.8-1.25 times its size, and over the whole image too when that finds no
+// face like the tracked one. Frames in between get the box interpolated between the two
+// keyframes (the face of one subject moves little and smoothly); when the face is far away (a
+// jump) or gone, the frames in between are searched one by one instead. While no face is tracked
+// ("lost"), keyframes are searched over the whole (downscaled) image at every size, and when the
+// face is back, the frames before that keyframe are searched near it, walking back until one has
+// no face.
 // A frame whose face was not found keeps the last tracked box (a black crop before any box) and
 // is marked detected = false; no frame is dropped.
 #pragma once
@@ -45,9 +47,16 @@ class FaceTracker {
     std::optional<float> roll;
     float score = 0;
   };
-  // One detection on one frame: near `prior` when given, else (or with whole_image) over the whole
-  // frame; of several faces the one most like `prior` (the largest without one).
-  std::optional<Found> locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior, bool whole_image = false);
+  // Where and at which sizes locate() searches, given a prior box.
+  enum class Search {
+    near,        // around the prior, 0.8-1.25 times its size
+    like_prior,  // the whole image, 0.7 to 2 times the prior's size
+    everything,  // the whole image, every size
+  };
+  // One detection on one frame; of several faces the one most like `prior` (the largest without
+  // one, which always searches everything).
+  std::optional<Found> locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior,
+                              Search search = Search::near);
   int detector_calls() const { return calls_; }
 
  private:
@@ -66,8 +75,10 @@ class FaceTracker {
   cv::Rect2f last_box_;         // last known box, held through misses
   float last_roll_ = 0;
   std::deque<Frame> pending_;   // frames after the last keyframe
+  cv::Mat grey_;                // the searched region in grey, for detectors that take it
   int calls_ = 0;
   int eye_turn_ = 0;
+  int keyframes_ = 0;           // while tracking: every other one searches the whole image first
 };
 
 }  // namespace psmflow::video
