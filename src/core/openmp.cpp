@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 namespace psmflow {
 
@@ -16,6 +18,11 @@ void limit_openmp_spinning(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
   ::setenv("GOMP_SPINCOUNT", std::to_string(kOpenMpSpinCount).c_str(), 1);
   ::setenv(kSetByPsmflow, "1", 1);
+  // The file's own path first: a process is named after what it executes, and "exe" would hide
+  // psmflow from top, ps and `pkill psmflow`. /proc/self/exe still works if the file was replaced.
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) ::execv(self.c_str(), argv);
   ::execv("/proc/self/exe", argv);
   ::unsetenv("GOMP_SPINCOUNT");  // exec failed: this process's libgomp spins anyway, and so would its children
   ::unsetenv(kSetByPsmflow);

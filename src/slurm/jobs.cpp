@@ -101,7 +101,11 @@ Config load_run_config(const fs::path& run_dir, const std::optional<JobsFile>& j
   fs::path origin = jobs && !jobs->config.empty() ? jobs->config : frozen;
   Config cfg = parse_config(read_file(frozen), origin, /*check_files=*/false, /*require_subjects=*/false);
   if (cfg.data.subjects.empty())
-    for (const auto& id : Manifest(RunDir(run_dir)).subjects()) cfg.data.subjects.push_back(SubjectSpec{id});
+    for (const auto& id : Manifest(RunDir(run_dir)).subjects()) {
+      SubjectSpec s;
+      s.id = id;
+      cfg.data.subjects.push_back(s);
+    }
   return cfg;
 }
 

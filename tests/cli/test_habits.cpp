@@ -2,8 +2,18 @@
 // `mpirun -n K psmflow demo`.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "psmflow/config/config.hpp"
@@ -58,6 +68,41 @@ TEST(Habits, OpenMpThreadsSpinBrieflyUnlessTheUserChose) {
   r = test::run_psmflow("--version");
   EXPECT_NE(r.output.find("\nOpenMP wait: GOMP_SPINCOUNT=1000\n"), std::string::npos) << r.output;
   for (const auto& s : saved) s.had ? (void)::setenv(s.name, s.value.c_str(), 1) : (void)::unsetenv(s.name);
+}
+
+// The re-executed process must still be called psmflow (top, ps, `pkill psmflow`), not "exe".
+// Preprocessing a FIFO blocks while it hashes the input, which leaves time to look at it.
+TEST(Habits, AComputingCommandKeepsItsNameAfterReexecutingItself) {
+  test::ScratchDir dir;
+  const fs::path fifo = dir / "input.avi";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string bin = test::psmflow_binary().string(), run = (dir / "run").string();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::unsetenv("OMP_WAIT_POLICY");  // a user's choice would skip the re-execution
+    ::unsetenv("GOMP_SPINCOUNT");
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(bin.c_str(), "psmflow", "preprocess", "--input", fifo.c_str(), "--subject", "S", "--run-dir", run.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  auto read_proc = [&](const char* what) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/" + what, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  bool reexecuted = false;
+  for (int i = 0; i < 500 && !reexecuted; ++i) {
+    reexecuted = read_proc("environ").find(std::string("PSMFLOW_OMP_SPIN_SET=1") + '\0') != std::string::npos;
+    if (!reexecuted) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::string comm = read_proc("comm");
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(reexecuted) << "psmflow preprocess did not re-execute itself within 5 s";
+  EXPECT_EQ(comm, "psmflow\n");
 }
 
 TEST(Habits, HelpShowsTheBuiltInDefaults) {

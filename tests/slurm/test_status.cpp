@@ -136,7 +136,7 @@ TEST(SlurmStatus, UnreachableSlurmFallsBackToManifest) {
   Config cfg = cohort(2, 2);
   Manifest m{RunDir(dir.path())};
   m.put(rec("S0000", stage::psm, Status::running));
-  slurm::JobsFile jobs{"/c.toml", 1, {{"submit", "", {{"7", {0}}}, "8", "9", {}}}};
+  slurm::JobsFile jobs{"/c.toml", 1, {{"submit", "", {{"7", {0}}}, "8", "9", {}}}, ""};
   slurm::SlurmScheduler sched([](const std::vector<std::string>&, const fs::path&) {
     return slurm::CommandOutput{1, "", "slurm_load_jobs error: Unable to contact slurm controller"};
   });

@@ -46,7 +46,7 @@ TEST(SlurmSubmit, SplitsArraysAndChainsDependencies) {
   auto ctx = slurm::make_context(cfg, dir.path());
   ctx.shard_count = 7;
   RecordingScheduler sched;
-  slurm::JobsFile jobs{"/c.toml", 7, {}};
+  slurm::JobsFile jobs{"/c.toml", 7, {}, ""};
   slurm::RoundRequest req;
   req.shards = {0, 1, 2, 3, 4, 5, 6};
   std::ostringstream out;
@@ -78,7 +78,7 @@ TEST(SlurmSubmit, DryRunPrintsAndWritesNothing) {
   auto ctx = slurm::make_context(cfg, dir / "run");
   ctx.shard_count = 7;
   RecordingScheduler sched;
-  slurm::JobsFile jobs{"/c.toml", 7, {}};
+  slurm::JobsFile jobs{"/c.toml", 7, {}, ""};
   slurm::RoundRequest req;
   req.shards = {0, 1, 2, 3, 4, 5, 6};
   req.dry_run = true;
