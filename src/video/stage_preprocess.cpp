@@ -15,6 +15,17 @@
 namespace psmflow {
 namespace {
 
+class OpenCvThreads {
+ public:
+  explicit OpenCvThreads(int n) : before_(cv::getNumThreads()) { cv::setNumThreads(n); }
+  ~OpenCvThreads() { cv::setNumThreads(before_); }
+  OpenCvThreads(const OpenCvThreads&) = delete;
+  OpenCvThreads& operator=(const OpenCvThreads&) = delete;
+
+ private:
+  int before_;
+};
+
 // Each subject keeps about two cores busy (decode, and detect+crop+write).
 int concurrent_subjects(const Config& cfg, std::size_t subjects) {
   const int threads = threads_per_rank(cfg.run.threads, 1);
@@ -69,8 +80,10 @@ StageOutcome run_one(const Config& cfg, Manifest& m, const SubjectSpec& s, bool 
 }  // namespace
 
 int run_preprocess(const Config& cfg, Manifest& m, const std::vector<SubjectSpec>& subjects, bool force) {
-  // Pipelines bring their own threads; OpenCV's pool on top would oversubscribe the cores.
-  cv::setNumThreads(1);
+  // Each pipeline's detector thread is its busiest: OpenCV's pool (TBB, idle workers sleep) lends
+  // the cascade the cores that decoding and writing leave idle. On Megamind with 2 cores: 545
+  // instead of 475 frames/s, for 5% more CPU. The caller's setting comes back afterwards.
+  OpenCvThreads opencv(threads_per_rank(cfg.run.threads, 1));
   // A missing or broken landmark model concerns every subject: it fails here, before any video is read.
   video::shared_landmark_model(cfg.preprocess.landmark_model);
   std::atomic<std::size_t> next{0};

@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include <cmath>
 
 #include "pipeline_support.hpp"
+#include "psmflow/config/config.hpp"
+#include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/frames.hpp"
+#include "psmflow/video/preprocess.hpp"
 
 using namespace psmflow;
 using namespace psmflow::test;
@@ -53,6 +57,23 @@ TEST(PreprocessCli, OneSubjectWithoutConfigThenSkippedOnRerun) {
   EXPECT_EQ(changed.exit_code, 0) << changed.output;
   EXPECT_EQ(changed.output.find("already done"), std::string::npos) << changed.output;
   EXPECT_EQ(FramesReader(run / "subjects/S1/frames.h5").labels().at(12)[1], -1);
+}
+
+// The stage lends OpenCV's pool the cores while it runs (the detector takes the idle ones) and
+// leaves the caller's setting as it found it: stages after it in the process have their own.
+TEST(PreprocessStage, GivesOpenCvItsThreadSettingBack) {
+  ScratchDir dir;
+  TestSubject s = make_subject(dir / "data", "S1", 20);
+  SubjectSpec spec;
+  spec.id = "S1";
+  spec.input = s.video;
+  Manifest m{RunDir(dir / "run")};
+  const int before = cv::getNumThreads();
+  cv::setNumThreads(3);
+  EXPECT_EQ(run_preprocess(default_config(), m, {spec}), 0);
+  EXPECT_EQ(cv::getNumThreads(), 3);
+  EXPECT_EQ(m.get("S1", stage::preprocess)->status, Status::done);
+  cv::setNumThreads(before);
 }
 
 TEST(PreprocessCli, InputWithAConfigOfSettingsOnly) {
