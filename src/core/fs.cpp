@@ -113,6 +113,34 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
   out.commit();
 }
 
+void overwrite_in_place(const fs::path& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY);
+  if (fd < 0) throw io_error("cannot open", path);
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size < 0 || data.size() > static_cast<std::size_t>(size)) {
+    ::close(fd);
+    throw std::runtime_error("cannot overwrite " + path.string() + " in place: " + std::to_string(data.size()) +
+                             " bytes do not fit in its " + std::to_string(size));
+  }
+  std::string padded(data);
+  padded.resize(static_cast<std::size_t>(size), ' ');
+  std::size_t done = 0;
+  while (done < padded.size()) {
+    ssize_t n = ::pwrite(fd, padded.data() + done, padded.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const int write_errno = errno;
+  const bool ok = done == padded.size() && ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  ::close(fd);
+  if (!ok) {
+    errno = done == padded.size() ? sync_errno : write_errno;
+    throw io_error("cannot overwrite", path);
+  }
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot read", path);

@@ -104,7 +104,23 @@ std::optional<Record> Manifest::get(const std::string& subject, const std::strin
   }
 }
 
-void Manifest::put(const Record& r) { write_file_atomic(record_path(r.subject, r.stage), to_json(r).dump(2) + "\n"); }
+namespace {
+
+// Records are padded with spaces (still JSON) to one filesystem block, which a small file takes
+// anyway, so that a failure can still be recorded over it when the disk is full (finish_failed).
+constexpr std::size_t kRecordBytes = 4096;
+// An error shortened to fit a record written in place keeps this much of its start.
+constexpr std::size_t kInPlaceError = 2048;
+
+std::string record_text(const Record& r) {
+  std::string text = to_json(r).dump(2);
+  if (text.size() + 1 < kRecordBytes) text.resize(kRecordBytes - 1, ' ');
+  return text + "\n";
+}
+
+}  // namespace
+
+void Manifest::put(const Record& r) { write_file_atomic(record_path(r.subject, r.stage), record_text(r)); }
 
 std::vector<Record> Manifest::records(const std::string& subject) const {
   std::vector<Record> out;
@@ -212,7 +228,22 @@ void Manifest::finish_failed(Record& r, const std::string& error, Status status)
   r.error = error;
   r.finished = now_iso8601();
   r.seconds = seconds_since(r.started);
-  put(r);
+  try {
+    put(r);
+  } catch (const std::exception& e) {
+    // Most often the disk or quota that failed the stage: without this the record would stay
+    // "running" and `status` could not say why the stage stopped.
+    Record last = r;
+    if (last.error.size() > kInPlaceError) last.error = last.error.substr(0, kInPlaceError) + " ...";
+    try {
+      overwrite_in_place(record_path(r.subject, r.stage), to_json(last).dump(2) + "\n");
+    } catch (const std::exception&) {
+      throw std::runtime_error(std::string(e.what()) + " (recording that " + r.subject + " " + r.stage + " " +
+                               to_string(status) + ": " + error + ")");
+    }
+    spdlog::warn("{} {}: recorded as {} in place of its running record ({})", r.subject, r.stage, to_string(status),
+                 e.what());
+  }
 }
 
 namespace {

@@ -20,6 +20,24 @@ TEST(Fs, AtomicWriteReplacesWholeAndLeavesNoTemp) {
   EXPECT_EQ(files, 1);
 }
 
+// The last-word write for a full disk: over the file's own bytes, padded, never longer.
+TEST(Fs, OverwriteInPlaceKeepsTheSizeAndRefusesWhatDoesNotFit) {
+  ScratchDir dir;
+  write_file_atomic(dir / "r.json", std::string(16, 'x'));
+  overwrite_in_place(dir / "r.json", "{\"a\": 1}");
+  EXPECT_EQ(read_file(dir / "r.json"), "{\"a\": 1}" + std::string(8, ' '));
+  try {
+    overwrite_in_place(dir / "r.json", std::string(17, 'y'));
+    FAIL() << "17 bytes were written over 16";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find((dir / "r.json").string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("do not fit"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(dir / "r.json"), "{\"a\": 1}" + std::string(8, ' '));
+  EXPECT_THROW(overwrite_in_place(dir / "absent.json", "{}"), std::runtime_error);
+  EXPECT_FALSE(fs::exists(dir / "absent.json"));
+}
+
 TEST(Fs, UncommittedAtomicPathIsRemoved) {
   ScratchDir dir;
   fs::path temp;

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +53,22 @@ TEST_F(Fixture, ChangedHashesOrDamagedOutputsAreNotDone) {
   EXPECT_TRUE(m.is_done("S1", stage::preprocess, "in1", "cfg1", /*verify=*/true));
   fs::remove(out);
   EXPECT_FALSE(m.is_done("S1", stage::preprocess, "in1", "cfg1"));
+}
+
+// A running record keeps a block's worth of room, so that its failure fits over it on a full disk.
+TEST_F(Fixture, ARunningRecordLeavesRoomForItsFailure) {
+  Record r = m.begin("S01", "psm", "in", "cfg");
+  const fs::path file = run.manifest_dir() / "S01" / "psm.json";
+  EXPECT_GE(fs::file_size(file), 4096u);
+  auto j = nlohmann::json::parse(read_file(file));
+  EXPECT_EQ(j.value("attempt", 0), r.attempt);
+  j["status"] = "failed";
+  j["error"] = std::string(1500, 'e');
+  overwrite_in_place(file, j.dump(2));
+  auto back = m.get("S01", "psm");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->status, Status::failed);
+  EXPECT_EQ(back->error, std::string(1500, 'e'));
 }
 
 TEST_F(Fixture, SecondAttemptCountsUpAndFailureKeepsTheError) {

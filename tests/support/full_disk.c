@@ -4,7 +4,9 @@
  *
  * PSMFLOW_TEST_FULL_DISK is a list of fnmatch(3) patterns separated by ':', each matched against
  * the path as the program opened it (`*` also matches '/'). "PATTERN@N" lets the first N files
- * that match, in each process, be written: the disk fills after them. */
+ * that match, in each process, be written: the disk fills after them. As on a real full disk,
+ * writes over the bytes a file already holds (opened without O_TRUNC) still succeed: its blocks
+ * are allocated. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,12 +15,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 enum { kMaxFd = 65536, kMaxPatterns = 16 };
 
 static unsigned char full_fd[kMaxFd];
+static off_t held[kMaxFd]; /* bytes the file held when opened on the full disk without O_TRUNC */
 static int matched[kMaxPatterns];
 
 /* Whether the next file opened at `path` for writing lies on the full disk. */
@@ -40,15 +44,23 @@ static int on_full_disk(const char* path) {
 }
 
 static int mark(int fd, const char* path, int flags) {
-  if (fd >= 0 && fd < kMaxFd) full_fd[fd] = (flags & (O_WRONLY | O_RDWR)) && on_full_disk(path);
+  if (fd < 0 || fd >= kMaxFd) return fd;
+  full_fd[fd] = (flags & (O_WRONLY | O_RDWR)) && on_full_disk(path);
+  struct stat st;
+  held[fd] = full_fd[fd] && !(flags & (O_TRUNC | O_APPEND)) && fstat(fd, &st) == 0 ? st.st_size : 0;
   return fd;
 }
 
-static int refused(int fd) {
+/* Whether n bytes written at `at` (-1: the file offset) need space the full disk lacks. */
+static int refused_at(int fd, size_t n, off_t at) {
   if (fd < 0 || fd >= kMaxFd || !full_fd[fd]) return 0;
+  if (at < 0) at = lseek(fd, 0, SEEK_CUR);
+  if (at >= 0 && (off_t)(at + n) <= held[fd]) return 0;
   errno = ENOSPC;
   return 1;
 }
+
+static int refused(int fd, size_t n) { return refused_at(fd, n, -1); }
 
 /* The C library's own function, found once. */
 #define REAL(name)                       \
@@ -85,26 +97,31 @@ int creat(const char* path, mode_t mode) { return open(path, O_CREAT | O_WRONLY 
 
 ssize_t write(int fd, const void* buf, size_t n) {
   REAL(write);
-  return refused(fd) ? -1 : real_write(fd, buf, n);
+  return refused(fd, n) ? -1 : real_write(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t at) {
   REAL(pwrite);
-  return refused(fd) ? -1 : real_pwrite(fd, buf, n, at);
+  return refused_at(fd, n, at) ? -1 : real_pwrite(fd, buf, n, at);
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t n, off_t at) {
   REAL(pwrite64);
-  return refused(fd) ? -1 : real_pwrite64(fd, buf, n, at);
+  return refused_at(fd, n, at) ? -1 : real_pwrite64(fd, buf, n, at);
 }
 
 ssize_t writev(int fd, const struct iovec* v, int n) {
   REAL(writev);
-  return refused(fd) ? -1 : real_writev(fd, v, n);
+  size_t total = 0;
+  for (int i = 0; i < n; ++i) total += v[i].iov_len;
+  return refused(fd, total) ? -1 : real_writev(fd, v, n);
 }
 
 int close(int fd) {
   REAL(close);
-  if (fd >= 0 && fd < kMaxFd) full_fd[fd] = 0;
+  if (fd >= 0 && fd < kMaxFd) {
+    full_fd[fd] = 0;
+    held[fd] = 0;
+  }
   return real_close(fd);
 }

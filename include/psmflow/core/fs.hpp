@@ -9,6 +9,12 @@ namespace psmflow {
 namespace fs = std::filesystem;
 
 void write_file_atomic(const fs::path& path, std::string_view data);
+// Writes `data` over the start of an existing file, padded with spaces to the file's size, without
+// truncating or growing it: the blocks are the file's already, so this still works when the disk
+// or quota is full and write_file_atomic() cannot create its temporary. Not crash-atomic: for a
+// last word (a failure record) where the atomic write has failed. Throws naming the file when
+// `data` is longer than the file or the write fails.
+void overwrite_in_place(const fs::path& path, std::string_view data);
 std::string read_file(const fs::path& path);  // throws std::runtime_error naming the file
 void fsync_file(const fs::path& path);
 void fsync_dir(const fs::path& dir);
