@@ -85,11 +85,10 @@ void fsync_dir(const fs::path& dir) {
   ::close(fd);
 }
 
-void write_file_atomic(const fs::path& path, std::string_view data) {
-  AtomicPath out(path);
-  // Errors name the file the caller asked for: the temporary is gone by the time anyone reads them.
-  int fd = ::open(out.temp().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw io_error("cannot create", path);
+namespace {
+
+// Writes all of `data` at fd's offset, fsyncs and closes fd; errors name `path`.
+void write_sync_close(int fd, std::string_view data, const fs::path& path) {
   const char* p = data.data();
   std::size_t left = data.size();
   while (left > 0) {
@@ -110,6 +109,16 @@ void write_file_atomic(const fs::path& path, std::string_view data) {
     if (!synced) errno = sync_errno;
     throw io_error("cannot flush", path);
   }
+}
+
+}  // namespace
+
+void write_file_atomic(const fs::path& path, std::string_view data) {
+  AtomicPath out(path);
+  // Errors name the file the caller asked for: the temporary is gone by the time anyone reads them.
+  int fd = ::open(out.temp().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw io_error("cannot create", path);
+  write_sync_close(fd, data, path);
   out.commit();
 }
 
@@ -117,28 +126,14 @@ void overwrite_in_place(const fs::path& path, std::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY);
   if (fd < 0) throw io_error("cannot open", path);
   const off_t size = ::lseek(fd, 0, SEEK_END);
-  if (size < 0 || data.size() > static_cast<std::size_t>(size)) {
+  if (size < 0 || data.size() > static_cast<std::size_t>(size) || ::lseek(fd, 0, SEEK_SET) != 0) {
     ::close(fd);
     throw std::runtime_error("cannot overwrite " + path.string() + " in place: " + std::to_string(data.size()) +
                              " bytes do not fit in its " + std::to_string(size));
   }
   std::string padded(data);
   padded.resize(static_cast<std::size_t>(size), ' ');
-  std::size_t done = 0;
-  while (done < padded.size()) {
-    ssize_t n = ::pwrite(fd, padded.data() + done, padded.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  const int write_errno = errno;
-  const bool ok = done == padded.size() && ::fsync(fd) == 0;
-  const int sync_errno = errno;
-  ::close(fd);
-  if (!ok) {
-    errno = done == padded.size() ? sync_errno : write_errno;
-    throw io_error("cannot overwrite", path);
-  }
+  write_sync_close(fd, padded, path);
 }
 
 std::string read_file(const fs::path& path) {

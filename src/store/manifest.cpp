@@ -236,7 +236,7 @@ void Manifest::finish_failed(Record& r, const std::string& error, Status status)
     Record last = r;
     if (last.error.size() > kInPlaceError) last.error = last.error.substr(0, kInPlaceError) + " ...";
     try {
-      overwrite_in_place(record_path(r.subject, r.stage), to_json(last).dump(2) + "\n");
+      overwrite_in_place(record_path(r.subject, r.stage), record_text(last));
     } catch (const std::exception&) {
       throw std::runtime_error(std::string(e.what()) + " (recording that " + r.subject + " " + r.stage + " " +
                                to_string(status) + ": " + error + ")");
