@@ -310,19 +310,34 @@ cv::Point2f left_eye(const LandmarkSet& p) { return mean_of(p, 36, 42); }
 cv::Point2f right_eye(const LandmarkSet& p) { return mean_of(p, 42, 48); }
 cv::Point2f mouth(const LandmarkSet& p) { return mean_of(p, 48, 60); }
 
-LandmarkSet LandmarkSmoother::push(const LandmarkSet& raw) {
-  if (!have_) {
+namespace {
+
+// One Euro settings, chosen on a still Megamind frame with camera-like noise and on Megamind
+// itself (docs/preprocess.md): a 1 Hz cut-off at rest, raised by 16 Hz per eye distance per second
+// of speed; the speed itself is low-passed at 1 Hz.
+constexpr double kRestCutoffHz = 1.0, kCutoffPerSpeed = 16.0, kSpeedCutoffHz = 1.0;
+
+// The weight of a new sample in a first-order low-pass of cut-off `hz`, `dt` seconds after the last.
+float blend(double hz, double dt) {
+  double r = 2 * CV_PI * hz * dt;
+  return float(r / (r + 1));
+}
+
+}  // namespace
+
+LandmarkSet LandmarkSmoother::push(const LandmarkSet& raw, double dt_s) {
+  const double eyes = cv::norm(right_eye(raw) - left_eye(raw));
+  if (!have_ || !(dt_s > 0) || !(eyes > 0)) {
     last_ = raw;
+    speed_.fill({0, 0});
     have_ = true;
     return raw;
   }
-  // Motion of more than 6% of the eye distance in one frame is real movement, taken as it is;
-  // less is blended in proportionally, so still points hold and slow ones follow a pixel or two behind.
-  const float full = 0.06f * float(cv::norm(right_eye(raw) - left_eye(raw)));
+  const float to_speed = float(1 / (dt_s * eyes)), k_speed = blend(kSpeedCutoffHz, dt_s);
   for (int i = 0; i < kLandmarks; ++i) {
     cv::Point2f d = raw[i] - last_[i];
-    float k = full > 0 ? std::min(1.f, float(cv::norm(d)) / full) : 1.f;
-    last_[i] += k * d;
+    speed_[i] += k_speed * (d * to_speed - speed_[i]);
+    last_[i] += blend(kRestCutoffHz + kCutoffPerSpeed * cv::norm(speed_[i]), dt_s) * d;
   }
   return last_;
 }

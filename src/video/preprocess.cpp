@@ -117,7 +117,7 @@ class FaceFitter {
     }
     cv::cvtColor(t.frame.bgr, gray_, cv::COLOR_BGR2GRAY);
     video::LandmarkFit fit = model_->fit(gray_, t.box);
-    video::LandmarkSet points = p_.smooth_landmarks ? smoother_.push(fit.points) : fit.points;
+    video::LandmarkSet points = p_.smooth_landmarks ? smoother_.push(fit.points, seconds_since_last(t.frame)) : fit.points;
     // Both must hold: a face the detector is sure of, and a face-like landmark fit on it.
     add(&points, std::sqrt(t.score * fit.fit), fit.fit);
     // YuNet's own eye points give the roll with detector = dnn, as they did before landmarks.
@@ -139,9 +139,19 @@ class FaceFitter {
     fits.push_back(fit);
   }
 
+  // From the frames' times; a folder of images has none, and is taken as 30 frames/s.
+  double seconds_since_last(const video::Frame& f) {
+    double dt = std::isfinite(f.time_s) ? f.time_s - last_time_ : (f.index - last_index_) / 30.0;
+    last_time_ = f.time_s;
+    last_index_ = f.index;
+    return dt;
+  }
+
   const PreprocessSection& p_;
   std::shared_ptr<const video::LandmarkModel> model_;
   video::LandmarkSmoother smoother_;
+  double last_time_ = NAN;
+  std::int64_t last_index_ = 0;
   cv::Mat gray_;
 };
 

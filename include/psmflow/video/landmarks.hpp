@@ -45,16 +45,20 @@ cv::Point2f left_eye(const LandmarkSet& p);
 cv::Point2f right_eye(const LandmarkSet& p);
 cv::Point2f mouth(const LandmarkSet& p);
 
-// Smooths landmark jitter on a still face without lagging real movement: each frame's points are
-// blended with the previous smoothed ones, strongly while they move less than a few percent of the
-// eye distance (noise), not at all once they move more (the head moved).
+// Smooths landmark jitter on a still face without lagging real movement: a One Euro filter
+// (Casiez, Roussel and Vogel, CHI 2012) on each point, a low-pass whose cut-off frequency rises
+// with the point's speed (measured in eye distances per second, so one setting suits every face
+// size): a still point is filtered hard, a moving one follows with little lag.
 class LandmarkSmoother {
  public:
-  LandmarkSet push(const LandmarkSet& raw);  // the smoothed points of this frame
+  // The smoothed points of this frame, `dt_s` seconds after the previous one (the first frame,
+  // and any frame without a positive gap, starts afresh).
+  LandmarkSet push(const LandmarkSet& raw, double dt_s);
   void reset() { have_ = false; }
 
  private:
   LandmarkSet last_{};
+  LandmarkSet speed_{};  // each point's low-passed speed, eye distances per second
   bool have_ = false;
 };
 
