@@ -296,6 +296,13 @@ LandmarkFit LandmarkModel::fit(const cv::Mat& gray, const cv::Rect2f& box) const
   return out;
 }
 
+cv::Rect2f dlib_box_from_cascade(const cv::Rect2f& box) {
+  constexpr float kScale = 0.86f, kDown = 0.065f;
+  const float w = box.width * kScale, h = box.height * kScale;
+  const cv::Point2f c(box.x + box.width / 2, box.y + box.height / 2 + kDown * box.width);
+  return {c.x - w / 2, c.y - h / 2, w, h};
+}
+
 std::shared_ptr<const LandmarkModel> shared_landmark_model(const std::filesystem::path& file) {
   static std::mutex mu;
   static std::map<std::filesystem::path, std::shared_ptr<const LandmarkModel>> loaded;

@@ -116,7 +116,10 @@ class FaceFitter {
       return from_box;
     }
     cv::cvtColor(t.frame.bgr, gray_, cv::COLOR_BGR2GRAY);
-    video::LandmarkFit fit = model_->fit(gray_, t.box);
+    // Measured for the cascades only: dlib's detector gives the model's own boxes, and YuNet's were
+    // not compared (no YuNet model here).
+    const bool cascade = p_.detector == "haar" || p_.detector == "lbp";
+    video::LandmarkFit fit = model_->fit(gray_, cascade ? video::dlib_box_from_cascade(t.box) : t.box);
     video::LandmarkSet points = p_.smooth_landmarks ? smoother_.push(fit.points, seconds_since_last(t.frame)) : fit.points;
     // Both must hold: a face the detector is sure of, and a face-like landmark fit on it.
     add(&points, std::sqrt(t.score * fit.fit), fit.fit);

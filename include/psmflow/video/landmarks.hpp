@@ -35,6 +35,11 @@ class LandmarkModel {
   std::unique_ptr<Impl> impl_;
 };
 
+// dlib's model was trained on the boxes of dlib's own face detector, which are smaller than
+// OpenCV's cascades' (0.86 of their width on Megamind) and sit lower on the face (by 0.065 of it):
+// a cascade's box moved onto that convention, the box to fit the landmarks in.
+cv::Rect2f dlib_box_from_cascade(const cv::Rect2f& box);
+
 // The model of `file` (empty = kDlibLandmarkModel), loaded on the first call for that file (about
 // a second: 100 MB) and shared by all later callers and threads.
 std::shared_ptr<const LandmarkModel> shared_landmark_model(const std::filesystem::path& file);
