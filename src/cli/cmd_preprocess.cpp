@@ -74,7 +74,8 @@ Command add_preprocess(CLI::App& root) {
   sub->add_option("--labels", o->labels, "AU labels: a DISFA folder (*au<k>.txt) or a CSV file (frame,AU1,...)");
   sub->add_flag("--force", o->force, "Redo subjects even when their frames.h5 is up to date");
   sub->footer(
-      "Writes RUN_DIR/subjects/<id>/frames.h5 and contact_sheet.png; unchanged subjects are skipped.\n"
+      "Writes RUN_DIR/subjects/<id>/frames.h5 (aligned crops, face boxes, 68 landmarks and a confidence per frame)\n"
+      "and contact_sheet.png; unchanged subjects are skipped.\n"
       "Exit status: 0 all done or skipped, 1 a subject failed (the others still ran), 2 bad usage.");
   return {sub, [o] { return run(*o); }};
 }
