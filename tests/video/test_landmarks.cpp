@@ -101,10 +101,6 @@ struct TinyModel {
 
 }  // namespace
 
-// Files dlib reads without complaint but that no trained model is: trees that point at feature
-// pixels the model does not have, values that would push the fit's pixel coordinates beyond what
-// an integer holds (fuzz_landmark_model found 5e23 there), a mean shape that is one point. Each
-// is refused by name, not evaluated out of bounds; the undamaged one loads and fits.
 // The model was trained on boxes of dlib's own detector: fitted in a cascade's box moved onto that
 // convention, the points come closer to those fitted in dlib's box for the same face (these
 // Megamind frames: 0.074 -> 0.064 eye distances; 0.081 -> 0.061 over all tracked boxes).
@@ -140,6 +136,10 @@ TEST(Landmarks, CascadeBoxesAreMovedOntoTheBoxesTheModelWasTrainedOn) {
                                  << " as the cascade gave it (eye distances)";
 }
 
+// Files dlib reads without complaint but that no trained model is: trees that point at feature
+// pixels the model does not have, values that would push the fit's pixel coordinates beyond what
+// an integer holds (fuzz_landmark_model found 5e23 there), a mean shape that is one point. Each
+// is refused by name, not evaluated out of bounds; the undamaged one loads and fits.
 TEST(Landmarks, AModelWithImpossibleTreesOrValuesIsAnErrorNamingTheFile) {
   ScratchDir dir;
   TinyModel good;
