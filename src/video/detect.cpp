@@ -157,10 +157,12 @@ fs::path default_cascade(const std::string& detector) {
   return kOpenCvData / "haarcascades/haarcascade_frontalface_default.xml";
 }
 
+bool is_cascade(const std::string& detector) { return detector == "haar" || detector == "lbp"; }
+
 std::unique_ptr<FaceDetector> make_detector(const PreprocessSection& p) {
   if (p.detector == "dnn") return std::make_unique<DnnDetector>(p.dnn_model);
   if (p.detector == "dlib") return make_dlib_detector();
-  if (p.detector != "haar" && p.detector != "lbp")
+  if (!is_cascade(p.detector))
     throw UsageError("preprocess.detector: unknown detector '" + p.detector + "' (haar, lbp, dnn, dlib)");
   return std::make_unique<CascadeDetector>(p.cascade.empty() ? default_cascade(p.detector) : p.cascade, p.detector);
 }

@@ -19,6 +19,7 @@
 #include "psmflow/video/align.hpp"
 #include "psmflow/video/contact_sheet.hpp"
 #include "psmflow/video/decode.hpp"
+#include "psmflow/video/detect.hpp"
 #include "psmflow/video/labels.hpp"
 #include "psmflow/video/landmarks.hpp"
 #include "psmflow/video/track.hpp"
@@ -106,7 +107,7 @@ FramesMeta frames_meta(const Config& cfg, const SubjectSpec& s, const std::vecto
 class FaceFitter {
  public:
   FaceFitter(const PreprocessSection& p, std::shared_ptr<const video::LandmarkModel> model)
-      : p_(p), model_(std::move(model)) {}
+      : p_(p), model_(std::move(model)), cascade_boxes_(video::is_cascade(p.detector)) {}
   // The square and roll to crop, from the landmarks when they fit.
   video::FacePlacement place(const video::TrackedFrame& t) {
     video::FacePlacement from_box{t.box, t.roll_deg};
@@ -116,10 +117,7 @@ class FaceFitter {
       return from_box;
     }
     cv::cvtColor(t.frame.bgr, gray_, cv::COLOR_BGR2GRAY);
-    // Measured for the cascades only: dlib's detector gives the model's own boxes, and YuNet's were
-    // not compared (no YuNet model here).
-    const bool cascade = p_.detector == "haar" || p_.detector == "lbp";
-    video::LandmarkFit fit = model_->fit(gray_, cascade ? video::dlib_box_from_cascade(t.box) : t.box);
+    video::LandmarkFit fit = model_->fit(gray_, cascade_boxes_ ? video::dlib_box_from_cascade(t.box) : t.box);
     video::LandmarkSet points = p_.smooth_landmarks ? smoother_.push(fit.points, seconds_since_last(t.frame)) : fit.points;
     // Both must hold: a face the detector is sure of, and a face-like landmark fit on it.
     add(&points, std::sqrt(t.score * fit.fit), fit.fit);
@@ -152,6 +150,9 @@ class FaceFitter {
 
   const PreprocessSection& p_;
   std::shared_ptr<const video::LandmarkModel> model_;
+  // Boxes to move onto dlib's convention before fitting, measured for the cascades only: dlib's
+  // detector gives the model's own boxes, and YuNet's were not compared (no YuNet model here).
+  const bool cascade_boxes_;
   video::LandmarkSmoother smoother_;
   double last_time_ = NAN;
   std::int64_t last_index_ = 0;

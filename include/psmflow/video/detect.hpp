@@ -48,5 +48,7 @@ class EyeFinder {
 
 inline const fs::path kOpenCvData = "/usr/share/opencv4";
 fs::path default_cascade(const std::string& detector);  // haar | lbp
+// Whether `detector` (a preprocess.detector name) is one of OpenCV's cascades: haar or lbp.
+bool is_cascade(const std::string& detector);
 
 }  // namespace psmflow::video
