@@ -171,6 +171,15 @@ EyeFinder::EyeFinder(const fs::path& cascade)
     : cascade_(load_cascade(cascade.empty() ? kOpenCvData / "haarcascades/haarcascade_eye.xml" : cascade,
                             "preprocess.eye_cascade")) {}
 
+std::optional<float> EyeFinder::roll_deg(const cv::Mat& gray, const cv::Rect2f& box) {
+  constexpr int kEyeFaceWidth = 100;  // the eye cascade's window is 20 px
+  cv::Rect r = cv::Rect(box) & cv::Rect(0, 0, gray.cols, gray.rows);
+  if (r.width < 24 || r.height < 24) return std::nullopt;
+  double k = std::min(1.0, kEyeFaceWidth / double(r.width));
+  cv::resize(gray(r), small_, cv::Size(), k, k, cv::INTER_LINEAR);
+  return roll_deg(small_);
+}
+
 std::optional<float> EyeFinder::roll_deg(const cv::Mat& face_gray) {
   if (face_gray.empty()) return std::nullopt;
   // Eyes lie in the upper 60% of a face box and are about a fifth of its width.

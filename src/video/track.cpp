@@ -30,8 +30,6 @@ constexpr double kTrackScaleStep = 1.2;
 // step lost 2-5 faces).
 constexpr double kEverySizeStep = 1.15;
 
-// Eye-finding works on faces of about this width (the eye cascade's window is 20 px).
-constexpr int kEyeFaceWidth = 100;
 // While tracking, every kWholeImageEvery-th keyframe searches the whole image first. 3 kept as
 // many faces on Megamind, zoom+cut and a synthetic subject for 5-10% less tracking (one
 // thread), but with the 1.15 step above it put synthetic boxes 5.7 px off the face's centre
@@ -39,9 +37,6 @@ constexpr int kEyeFaceWidth = 100;
 constexpr int kWholeImageEvery = 2;
 // Keyframes further apart than this (in face widths) are not interpolated: see emit_jumped().
 constexpr float kJump = 0.3f;
-// The head's roll changes slowly: eyes are searched on every third keyframe (and on every fresh
-// detection); keyframes in between keep the last angle. This halves the tracker's cost.
-constexpr int kEyesEvery = 3;
 
 // Two keyframes' boxes belong to one smooth track: close (kJump face widths) and of about one size.
 bool agrees(const cv::Rect2f& a, const cv::Rect2f& b) {
@@ -50,8 +45,7 @@ bool agrees(const cv::Rect2f& a, const cv::Rect2f& b) {
 
 }  // namespace
 
-FaceTracker::FaceTracker(FaceDetector& detector, EyeFinder* eyes, const TrackerOptions& opt)
-    : detector_(detector), eyes_(eyes), opt_(opt) {}
+FaceTracker::FaceTracker(FaceDetector& detector, const TrackerOptions& opt) : detector_(detector), opt_(opt) {}
 
 std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const std::optional<cv::Rect2f>& prior,
                                                       Search search) {
@@ -111,21 +105,8 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
   if (dets[best].eyes && opt_.align_eyes) {  // align_eyes = false means upright crops, whoever finds the eyes
     auto [l, r] = *dets[best].eyes;
     f.roll = std::atan2(r.y - l.y, r.x - l.x) * 180.f / float(CV_PI);
-  } else if (!prior || ++eye_turn_ % kEyesEvery == 0) {
-    f.roll = roll_of(bgr, f.box);
   }
   return f;
-}
-
-std::optional<float> FaceTracker::roll_of(const cv::Mat& bgr, const cv::Rect2f& box) {
-  if (!opt_.align_eyes || !eyes_) return std::nullopt;
-  cv::Rect r = cv::Rect(box) & cv::Rect(0, 0, bgr.cols, bgr.rows);
-  if (r.width < 24 || r.height < 24) return std::nullopt;
-  cv::Mat small, gray;
-  double k = std::min(1.0, kEyeFaceWidth / double(r.width));
-  cv::resize(bgr(r), small, cv::Size(), k, k, cv::INTER_LINEAR);
-  cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
-  return eyes_->roll_deg(gray);
 }
 
 TrackedFrame FaceTracker::held(Frame&& f) const { return TrackedFrame{std::move(f), last_box_, last_roll_, false, 0}; }
@@ -160,7 +141,7 @@ std::vector<TrackedFrame> FaceTracker::resolve_keyframe() {
   if (!f) f = near_first ? near : locate(key, last_->box, Search::near);
   if (!f) f = locate(key, last_->box, Search::everything);
   if (f) {
-    if (!f->roll) f->roll = last_->roll;  // eyes not searched or not found: keep the last angle
+    if (!f->roll) f->roll = last_->roll;  // no eyes from the detector: keep the last angle
     if (!agrees(f->box, last_->box))
       emit_jumped(*f, out);
     else

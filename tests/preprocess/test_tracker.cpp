@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <opencv2/imgproc.hpp>
+
 #include <cmath>
 
 #include "face_video.hpp"
@@ -19,11 +21,10 @@ struct Tracked {
   int calls = 0;
 };
 
-Tracked track(const std::vector<FacePose>& poses, int detect_every, bool eyes = false) {
+Tracked track(const std::vector<FacePose>& poses, int detect_every) {
   PreprocessSection p;
   auto detector = make_detector(p);
-  EyeFinder finder{fs::path()};
-  FaceTracker tracker(*detector, eyes ? &finder : nullptr, {detect_every, 320, eyes});
+  FaceTracker tracker(*detector, {detect_every, 320, true});
   Tracked r;
   for (std::size_t i = 0; i < poses.size(); ++i) {
     Frame f{psmflow::test::draw_face_frame(kSize, poses[i], int(i)), std::int64_t(i), i / 25.0};
@@ -94,15 +95,21 @@ TEST(Tracker, NoFaceAtAllGivesEmptyBoxesNotDetected) {
   EXPECT_EQ(r.calls, 3) << "without a face only keyframes (5, 10 and the last) are searched";
 }
 
-TEST(Tracker, EyesGiveTheRollAngle) {
+TEST(EyeFinder, GivesTheRollOfATrackedRolledFace) {
   std::vector<FacePose> poses;
   for (int i = 0; i < 20; ++i) {
     poses.push_back(psmflow::test::default_path(i, kSize));
     poses.back().roll_deg = 12;
   }
-  Tracked r = track(poses, 5, true);
+  Tracked r = track(poses, 5);
+  EyeFinder eyes{fs::path()};
   int close = 0;
-  for (const auto& t : r.frames) close += t.detected && std::abs(t.roll_deg - 12) < 4;
+  cv::Mat gray;
+  for (const auto& t : r.frames) {
+    cv::cvtColor(t.frame.bgr, gray, cv::COLOR_BGR2GRAY);
+    std::optional<float> roll = t.detected ? eyes.roll_deg(gray, t.box) : std::nullopt;
+    close += roll && std::abs(*roll - 12) < 4;
+  }
   EXPECT_GE(close, 15);
 }
 

@@ -41,9 +41,12 @@ class EyeFinder {
  public:
   explicit EyeFinder(const fs::path& cascade);  // empty = opencv-data's haarcascade_eye.xml
   std::optional<float> roll_deg(const cv::Mat& face_gray);  // 8-bit grey face box
+  // The same on `box` of a whole 8-bit grey image, shrunk first to the size the cascade suits.
+  std::optional<float> roll_deg(const cv::Mat& gray, const cv::Rect2f& box);
 
  private:
   cv::Ptr<cv::CascadeClassifier> cascade_;
+  cv::Mat small_;
 };
 
 inline const fs::path kOpenCvData = "/usr/share/opencv4";

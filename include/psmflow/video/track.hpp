@@ -23,7 +23,7 @@ namespace psmflow::video {
 struct TrackedFrame {
   Frame frame;
   cv::Rect2f box;   // source pixels; empty before the first face
-  float roll_deg = 0;
+  float roll_deg = 0;  // from the detector's own eye points (YuNet); 0 from the others
   bool detected = false;
   float score = 0;  // the detector's 0..1 score (interpolated between keyframes), 0 when not detected
 };
@@ -36,7 +36,7 @@ struct TrackerOptions {
 
 class FaceTracker {
  public:
-  FaceTracker(FaceDetector& detector, EyeFinder* eyes, const TrackerOptions& opt);
+  FaceTracker(FaceDetector& detector, const TrackerOptions& opt);
   // Feeds the next frame; returns the frames whose box is now final, in order.
   std::vector<TrackedFrame> push(Frame frame);
   // Flushes the frames still buffered at the end of the stream.
@@ -65,11 +65,9 @@ class FaceTracker {
   void emit_interpolated(const Found& a, const Found& b, std::vector<TrackedFrame>& out);
   void emit_searched(std::vector<TrackedFrame>& out);
   void emit_jumped(const Found& b, std::vector<TrackedFrame>& out);
-  std::optional<float> roll_of(const cv::Mat& bgr, const cv::Rect2f& box);
   TrackedFrame held(Frame&& f) const;
 
   FaceDetector& detector_;
-  EyeFinder* eyes_;
   TrackerOptions opt_;
   std::optional<Found> last_;   // last keyframe's face while tracking; empty when lost
   cv::Rect2f last_box_;         // last known box, held through misses
@@ -77,7 +75,6 @@ class FaceTracker {
   std::deque<Frame> pending_;   // frames after the last keyframe
   cv::Mat grey_;                // the searched region in grey, for detectors that take it
   int calls_ = 0;
-  int eye_turn_ = 0;
   int keyframes_ = 0;           // while tracking: every other one searches the whole image first
 };
 
