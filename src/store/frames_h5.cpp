@@ -91,7 +91,9 @@ FramesWriter::FramesWriter(const fs::path& path, const FramesMeta& meta) : impl_
   h5::Handle space(h5::check(H5Screate_simple(4, dims, maxdims), "H5Screate_simple", path));
   h5::Handle dcpl(h5::check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", path));
   h5::check_status(H5Pset_chunk(dcpl, 4, chunk), "H5Pset_chunk", path);
-  h5::check_status(H5Pset_deflate(dcpl, 4), "H5Pset_deflate", path);
+  // Deflate's fastest level: face crops shrink by a fifth at any level (Megamind: 2.72 MB at
+  // level 1, 2.68 MB at 4), and level 4 cost the stage 3% of its frames/s.
+  h5::check_status(H5Pset_deflate(dcpl, 1), "H5Pset_deflate", path);
   m.frames = h5::Handle(h5::check(
       H5Dcreate2(m.file, "frames", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "H5Dcreate(/frames)", path));
 }
