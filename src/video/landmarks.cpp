@@ -60,8 +60,9 @@ constexpr float kFaceContrast = 20;
 // points are identical), but with each cascade's splits and leaves in flat arrays and the next
 // leaves prefetched, and summed in AVX2 registers where the CPU has them (target_clones; AVX-512
 // was slower). dlib's own loop stalls on fetching 7,500 scattered leaf vectors per face (4 MB;
-// the 65 MB of leaves stay out of cache): 1.7 ms per face there, 0.65 ms here with SSE2, 0.44
-// with AVX2 (Megamind faces, 2-core AMD EPYC, idle).
+// the 65 MB of leaves stay out of cache): 1.7 ms per face there, 0.65 ms here with SSE2, 0.33
+// with AVX2 and the branchless tree walk (Megamind faces, 2-core AMD EPYC, idle). 2 MB pages for
+// the leaves (fewer TLB misses) made no difference.
 struct LandmarkModel::Impl {
   struct Split {
     std::uint32_t a, b;  // feature pixels compared
@@ -242,10 +243,12 @@ __attribute__((target_clones("avx2", "default"))) dlib::full_object_detection La
   for (const Cascade& c : cascades) {
     dlib::impl::extract_feature_pixel_values(img, rect, shape, initial, c.anchor, c.delta, pixels);
     leaf.resize(c.trees);
-    for (std::size_t t = 0; t < c.trees; ++t) {  // dlib's tree walk: left when the difference exceeds
+    // dlib's tree walk, left (2i + 1) when the difference exceeds the threshold, without a branch:
+    // a face's comparisons go either way, and as branches half of them were mispredicted.
+    for (std::size_t t = 0; t < c.trees; ++t) {
       const Split* s = &c.split[t * c.splits];
       std::size_t i = 0;
-      while (i < c.splits) i = pixels[s[i].a] - pixels[s[i].b] > s[i].thresh ? 2 * i + 1 : 2 * i + 2;
+      while (i < c.splits) i = 2 * i + 2 - std::size_t(pixels[s[i].a] - pixels[s[i].b] > s[i].thresh);
       leaf[t] = &c.leaves[(t * (c.splits + 1) + i - c.splits) * dims];
     }
     float* out = &shape(0);
