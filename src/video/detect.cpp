@@ -6,10 +6,11 @@
 #include <opencv2/objdetect/face.hpp>
 
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include "detect_dlib.hpp"
 #include "psmflow/core/error.hpp"
-#include "psmflow/video/haar.hpp"
 
 namespace psmflow::video {
 namespace {
@@ -29,18 +30,24 @@ cv::Ptr<cv::CascadeClassifier> load_cascade(const fs::path& file, const std::str
 
 // psmflow's evaluation of OpenCV's stump cascades (haar.hpp: the same faces, 3 times faster)
 // where it applies; nullptr leaves the file to OpenCV, whose loader also says what is wrong with it.
-std::unique_ptr<HaarCascade> load_haar(const fs::path& file) {
-  try {
-    return HaarCascade::load(file);
-  } catch (const cv::Exception&) {
-    return nullptr;
+// Read once per process (9 ms for the default cascade): every subject's tracker shares it.
+std::shared_ptr<const HaarCascade> load_haar(const fs::path& file) {
+  static std::mutex mu;
+  static std::map<fs::path, std::shared_ptr<const HaarCascade>> loaded;
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, fresh] = loaded.try_emplace(file);
+  if (fresh) {
+    try {
+      it->second = HaarCascade::load(file);
+    } catch (const cv::Exception&) {
+    }
   }
+  return it->second;
 }
 
 class CascadeDetector : public FaceDetector {
  public:
-  CascadeDetector(const fs::path& file, std::string name)
-      : haar_(load_haar(file)), cascade_(haar_ ? nullptr : load_cascade(file, "preprocess.cascade")), name_(std::move(name)) {}
+  CascadeDetector(const fs::path& file, std::string name) : cascade_(file, "preprocess.cascade"), name_(std::move(name)) {}
   std::vector<Detection> detect(const cv::Mat& bgr, float min_size, float max_size, double scale_step) override {
     // No histogram equalisation: on real video (Megamind) it makes the cascade find "faces" on a
     // bright forehead and miss the face below, which the plain grey image gives.
@@ -53,10 +60,7 @@ class CascadeDetector : public FaceDetector {
     std::vector<int> votes;
     int lo = std::max(1, static_cast<int>(min_size));
     cv::Size max_sz = max_size > 0 ? cv::Size(int(max_size), int(max_size)) : cv::Size();
-    if (haar_)
-      haar_->detect(*gray, faces, votes, scale_step, 3, cv::Size(lo, lo), max_sz);
-    else
-      cascade_->detectMultiScale(*gray, faces, votes, scale_step, 3, 0, cv::Size(lo, lo), max_sz);
+    cascade_.detect(*gray, faces, votes, scale_step, cv::Size(lo, lo), max_sz);
     std::vector<Detection> out;
     // Votes: how many neighbouring windows found the face; 3 (the minimum kept) gives 0.39, 12 gives 0.86.
     for (std::size_t i = 0; i < faces.size(); ++i)
@@ -67,8 +71,7 @@ class CascadeDetector : public FaceDetector {
   bool needs_colour() const override { return false; }
 
  private:
-  std::unique_ptr<HaarCascade> haar_;
-  cv::Ptr<cv::CascadeClassifier> cascade_;  // the cascades haar_ does not take
+  CascadeFile cascade_;
   std::string name_;
   cv::Mat gray_;
 };
@@ -175,17 +178,43 @@ fs::path default_cascade(const std::string& detector) {
 
 bool is_cascade(const std::string& detector) { return detector == "haar" || detector == "lbp"; }
 
+namespace {
+
+fs::path eye_cascade(const fs::path& configured) {
+  return configured.empty() ? kOpenCvData / "haarcascades/haarcascade_eye.xml" : configured;
+}
+
+fs::path face_cascade(const PreprocessSection& p) { return p.cascade.empty() ? default_cascade(p.detector) : p.cascade; }
+
+}  // namespace
+
 std::unique_ptr<FaceDetector> make_detector(const PreprocessSection& p) {
   if (p.detector == "dnn") return std::make_unique<DnnDetector>(p.dnn_model);
   if (p.detector == "dlib") return make_dlib_detector();
   if (!is_cascade(p.detector))
     throw UsageError("preprocess.detector: unknown detector '" + p.detector + "' (haar, lbp, dnn, dlib)");
-  return std::make_unique<CascadeDetector>(p.cascade.empty() ? default_cascade(p.detector) : p.cascade, p.detector);
+  return std::make_unique<CascadeDetector>(face_cascade(p), p.detector);
 }
 
-EyeFinder::EyeFinder(const fs::path& cascade)
-    : cascade_(load_cascade(cascade.empty() ? kOpenCvData / "haarcascades/haarcascade_eye.xml" : cascade,
-                            "preprocess.eye_cascade")) {}
+CascadeFile::CascadeFile(const fs::path& file, const std::string& key)
+    : haar_(load_haar(file)), opencv_(haar_ ? nullptr : load_cascade(file, key)) {}
+
+void CascadeFile::detect(const cv::Mat& gray, std::vector<cv::Rect>& found, std::vector<int>& votes,
+                         double scale_step, cv::Size min_size, cv::Size max_size) {
+  constexpr int kNeighbours = 3;
+  if (haar_)
+    haar_->detect(gray, found, votes, scale_step, kNeighbours, min_size, max_size);
+  else
+    opencv_->detectMultiScale(gray, found, votes, scale_step, kNeighbours, 0, min_size, max_size);
+}
+
+
+EyeFinder::EyeFinder(const fs::path& cascade) : cascade_(eye_cascade(cascade), "preprocess.eye_cascade") {}
+
+void preload_cascades(const PreprocessSection& p) {
+  if (is_cascade(p.detector)) load_haar(face_cascade(p));
+  if (p.align_eyes) load_haar(eye_cascade(p.eye_cascade));
+}
 
 std::optional<float> EyeFinder::roll_deg(const cv::Mat& gray, const cv::Rect2f& box) {
   constexpr int kEyeFaceWidth = 100;  // the eye cascade's window is 20 px
@@ -203,7 +232,8 @@ std::optional<float> EyeFinder::roll_deg(const cv::Mat& face_gray) {
   cv::equalizeHist(upper, upper);
   std::vector<cv::Rect> eyes;
   int lo = std::max(8, face_gray.cols / 7), hi = std::max(lo + 1, face_gray.cols / 3);
-  cascade_->detectMultiScale(upper, eyes, 1.1, 3, 0, cv::Size(lo, lo), cv::Size(hi, hi));
+  std::vector<int> votes;
+  cascade_.detect(upper, eyes, votes, 1.1, cv::Size(lo, lo), cv::Size(hi, hi));
   std::vector<cv::Point2f> left, right;
   float mid = face_gray.cols / 2.f;
   for (const auto& e : eyes) {

@@ -4,6 +4,8 @@
 #include <opencv2/objdetect.hpp>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -27,14 +29,9 @@ struct HaarCascade::Impl {
   std::vector<Stage> stages;
   std::vector<Stump> stumps;
   std::vector<Feature> features;
-  // Each feature's corner offsets in an integral image of one row stride, and the normalising
-  // rectangle's: computed again only when the stride changes (the tracker's searches keep it).
-  mutable int step = -1;
-  mutable std::vector<std::array<int, 12>> corners;
-  mutable std::array<int, 4> norm{};
+  std::uint64_t id = 0;  // which cascade this is, for the offsets each thread keeps
 
   bool read(const cv::FileNode& root);
-  void set_step(int s) const;
 };
 
 namespace {
@@ -62,6 +59,34 @@ struct Scale {
   cv::Mat sum, sqsum;
 };
 
+// Each feature's corner offsets in integral images of one row stride, and the normalising
+// rectangle's.
+struct Offsets {
+  std::uint64_t cascade = 0;
+  int step = -1;
+  std::vector<std::array<int, 12>> corners;
+  std::array<int, 4> norm{};
+};
+
+// Kept per thread and computed again only when the cascade or the stride changes (the tracker's
+// searches mostly keep it): one cascade serves the pipelines that run side by side.
+const Offsets& offsets(const HaarCascade::Impl& c, int step) {
+  thread_local Offsets o;
+  if (o.cascade == c.id && o.step == step) return o;
+  o.cascade = c.id;
+  o.step = step;
+  o.corners.resize(c.features.size());
+  for (std::size_t f = 0; f < c.features.size(); ++f)
+    for (int r = 0; r < 3; ++r) {
+      // OpenCV reads a third rectangle only when its weight is positive (a zero one adds 0).
+      cv::Rect rect = r < 2 || c.features[f].weight[2] > 0 ? c.features[f].rect[r] : cv::Rect();
+      auto corners = corner_offsets(rect, step);
+      std::copy(corners.begin(), corners.end(), o.corners[f].begin() + 4 * r);
+    }
+  o.norm = corner_offsets(cv::Rect(1, 1, c.window.width - 2, c.window.height - 2), step);
+  return o;
+}
+
 // Lanes of ints, floats and unsigned, and half as many doubles (GCC's and clang's vector
 // extensions: SIMD where the target has it, plain code where not).
 typedef int VInt __attribute__((vector_size(4 * kLanes)));
@@ -80,20 +105,6 @@ struct Block {
 };
 
 }  // namespace
-
-void HaarCascade::Impl::set_step(int s) const {
-  if (s == step) return;
-  step = s;
-  corners.resize(features.size());
-  for (std::size_t f = 0; f < features.size(); ++f)
-    for (int r = 0; r < 3; ++r) {
-      // OpenCV reads a third rectangle only when its weight is positive (a zero one adds 0).
-      cv::Rect rect = r < 2 || features[f].weight[2] > 0 ? features[f].rect[r] : cv::Rect();
-      auto c = corner_offsets(rect, s);
-      std::copy(c.begin(), c.end(), corners[f].begin() + 4 * r);
-    }
-  norm = corner_offsets(cv::Rect(1, 1, window.width - 2, window.height - 2), s);
-}
 
 bool HaarCascade::Impl::read(const cv::FileNode& root) {
   if (root.empty() || std::string(root["stageType"]) != "BOOST" || std::string(root["featureType"]) != "HAAR")
@@ -136,6 +147,8 @@ std::unique_ptr<HaarCascade> HaarCascade::load(const std::filesystem::path& file
   if (!fs.isOpened()) return nullptr;
   auto impl = std::make_unique<Impl>();
   if (!impl->read(fs.getFirstTopLevelNode())) return nullptr;
+  static std::atomic<std::uint64_t> loaded{0};
+  impl->id = ++loaded;
   return std::unique_ptr<HaarCascade>(new HaarCascade(std::move(impl)));
 }
 
@@ -201,13 +214,14 @@ __attribute__((always_inline)) inline void normalise(Block<S>& b, const std::arr
 // One stage's sum for every lane, in OpenCV's arithmetic: each rectangle sum weighted in float,
 // the feature scaled by the window's normalisation, the stumps' leaves summed in double.
 template <int S>
-__attribute__((always_inline)) inline void stage_sums(const HaarCascade::Impl& c, const HaarCascade::Impl::Stage& stage, const Block<S>& b,
-                VDouble& low, VDouble& high) {
+__attribute__((always_inline)) inline void stage_sums(const HaarCascade::Impl& c, const Offsets& at,
+                                                     const HaarCascade::Impl::Stage& stage, const Block<S>& b,
+                                                     VDouble& low, VDouble& high) {
   low = VDouble{};
   high = VDouble{};
   for (int k = stage.first; k < stage.first + stage.count; ++k) {
     const HaarCascade::Impl::Stump& st = c.stumps[k];
-    const int* o = c.corners[st.feature].data();
+    const int* o = at.corners[st.feature].data();
     const auto& w = c.features[st.feature].weight;
     VFloat value = w[0] * __builtin_convertvector(rect_sum<S>(b.sum, o), VFloat) +
                    w[1] * __builtin_convertvector(rect_sum<S>(b.sum, o + 4), VFloat);
@@ -221,7 +235,8 @@ __attribute__((always_inline)) inline void stage_sums(const HaarCascade::Impl& c
 // The windows of row y of one scale, as OpenCV's CascadeClassifierInvoker walks them: a window
 // its first stage rejects makes the loop skip the next one.
 template <int S>
-__attribute__((always_inline)) inline void scan_row(const HaarCascade::Impl& c, const Scale& s, int y, std::vector<cv::Rect>& found) {
+__attribute__((always_inline)) inline void scan_row(const HaarCascade::Impl& c, const Offsets& at, const Scale& s, int y,
+                                                   std::vector<cv::Rect>& found) {
   const int positions = (s.working.width + S - 1) / S;
   const double area = double(c.window.width - 2) * (c.window.height - 2);
   bool skip = false;
@@ -229,9 +244,9 @@ __attribute__((always_inline)) inline void scan_row(const HaarCascade::Impl& c, 
     Block<S> b{};
     b.sum = s.sum.ptr<int>(y) + S * k0;
     b.sqsum = s.sqsum.ptr<unsigned>(y) + S * k0;
-    normalise(b, c.norm, area);
+    normalise(b, at.norm, area);
     VDouble low, high;
-    stage_sums(c, c.stages[0], b, low, high);
+    stage_sums(c, at, c.stages[0], b, low, high);
     auto total = [&](int i) { return i < kLanes / 2 ? low[i] : high[i - kLanes / 2]; };
     bool any = false;
     for (int i = 0; i < kLanes; ++i) {
@@ -242,7 +257,7 @@ __attribute__((always_inline)) inline void scan_row(const HaarCascade::Impl& c, 
       any = any || b.alive[i];
     }
     for (std::size_t si = 1; any && si < c.stages.size(); ++si) {
-      stage_sums(c, c.stages[si], b, low, high);
+      stage_sums(c, at, c.stages[si], b, low, high);
       any = false;
       for (int i = 0; i < kLanes; ++i) {
         b.alive[i] = b.alive[i] && !(total(i) < c.stages[si].threshold);
@@ -259,9 +274,11 @@ __attribute__((always_inline)) inline void scan_row(const HaarCascade::Impl& c, 
 // Rows [y0, y1) of one scale, compiled for AVX2 as well as for the baseline (picked at load
 // time): the lanes are AVX2's 8 floats (3.3 times OpenCV's speed on Megamind's searches, one
 // thread; 1.5 times without AVX2).
-__attribute__((target_clones("avx2", "default"))) void scan_rows(const HaarCascade::Impl& c, const Scale& s,
-                                                                 int y0, int y1, std::vector<cv::Rect>& found) {
-  for (int y = y0; y < y1; y += s.ystep) s.ystep == 1 ? scan_row<1>(c, s, y, found) : scan_row<2>(c, s, y, found);
+__attribute__((target_clones("avx2", "default"))) void scan_rows(const HaarCascade::Impl& c, const Offsets& at,
+                                                                 const Scale& s, int y0, int y1,
+                                                                 std::vector<cv::Rect>& found) {
+  for (int y = y0; y < y1; y += s.ystep)
+    s.ystep == 1 ? scan_row<1>(c, at, s, y, found) : scan_row<2>(c, at, s, y, found);
 }
 
 // OpenCV's pyramid: factors 1, step, step^2, ... whose window lies within [min_size, max_size]
@@ -310,7 +327,7 @@ void HaarCascade::detect(const cv::Mat& gray, std::vector<cv::Rect>& faces, std:
   const Impl& c = *impl_;
   std::vector<Scale> scales = pyramid(gray, c.window, scale_step, min_size, max_size);
   if (scales.empty()) return;
-  c.set_step(int(scales[0].sum.step1()));
+  const Offsets& at = offsets(c, int(scales[0].sum.step1()));  // the caller's, read by the pool's threads
   // Rows in stripes across OpenCV's pool; each stripe keeps its own finds, joined in order.
   const int stripes = std::max(1, (scales[0].working.width + 31) / 32);
   std::vector<std::vector<cv::Rect>> found(stripes);
@@ -318,7 +335,7 @@ void HaarCascade::detect(const cv::Mat& gray, std::vector<cv::Rect>& faces, std:
     for (int k = range.start; k < range.end; ++k)
       for (const Scale& s : scales) {
         const int rows = std::max((s.working.height / s.ystep + stripes - 1) / stripes, 1) * s.ystep;
-        scan_rows(c, s, k * rows, std::min((k + 1) * rows, s.working.height), found[k]);
+        scan_rows(c, at, s, k * rows, std::min((k + 1) * rows, s.working.height), found[k]);
       }
   });
   for (auto& f : found) faces.insert(faces.end(), f.begin(), f.end());

@@ -9,6 +9,7 @@
 #include "psmflow/core/fs.hpp"
 #include "psmflow/core/log.hpp"
 #include "psmflow/core/placement.hpp"
+#include "psmflow/video/detect.hpp"
 #include "psmflow/video/landmarks.hpp"
 #include "psmflow/video/preprocess.hpp"
 
@@ -86,6 +87,7 @@ int run_preprocess(const Config& cfg, Manifest& m, const std::vector<SubjectSpec
   OpenCvThreads opencv(threads_per_rank(cfg.run.threads, 1));
   // A missing or broken landmark model concerns every subject: it fails here, before any video is read.
   video::shared_landmark_model(cfg.preprocess.landmark_model);
+  video::preload_cascades(cfg.preprocess);
   std::atomic<std::size_t> next{0};
   std::atomic<int> failed{0};
   std::exception_ptr usage;

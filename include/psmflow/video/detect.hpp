@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "psmflow/config/config.hpp"
+#include "psmflow/video/haar.hpp"
 
 namespace psmflow::video {
 
@@ -35,6 +36,27 @@ class FaceDetector {
 // Throws UsageError naming the file when a cascade or model cannot be loaded.
 std::unique_ptr<FaceDetector> make_detector(const PreprocessSection& p);
 
+// A cascade file (preprocess.cascade, preprocess.eye_cascade): evaluated by psmflow's
+// HaarCascade where that takes the file (the same results, faster), by OpenCV's
+// CascadeClassifier otherwise. psmflow's reading is kept for the process and shared. Throws
+// UsageError naming the file and the setting `key` when neither can read it.
+class CascadeFile {
+ public:
+  CascadeFile(const fs::path& file, const std::string& key);
+  // detectMultiScale's results with 3 neighbours: found boxes and their neighbour votes.
+  void detect(const cv::Mat& gray, std::vector<cv::Rect>& found, std::vector<int>& votes, double scale_step,
+              cv::Size min_size, cv::Size max_size);
+
+ private:
+  std::shared_ptr<const HaarCascade> haar_;
+  cv::Ptr<cv::CascadeClassifier> opencv_;  // the cascades haar_ does not take
+};
+
+// Reads the face and eye cascades that psmflow evaluates itself into the process's store, so
+// that each subject's pipeline finds them read (9 ms for the default face cascade, 3 for the
+// eyes). Errors are left to each subject's detector, which reports them as that subject's.
+void preload_cascades(const PreprocessSection& p);
+
 // Roll angle (degrees, positive = the face's right-hand side of the image is lower) from the eye
 // cascade on a face box; nullopt unless exactly one eye is found in each upper half.
 class EyeFinder {
@@ -45,7 +67,7 @@ class EyeFinder {
   std::optional<float> roll_deg(const cv::Mat& gray, const cv::Rect2f& box);
 
  private:
-  cv::Ptr<cv::CascadeClassifier> cascade_;
+  CascadeFile cascade_;
   cv::Mat small_;
 };
 

@@ -22,7 +22,7 @@ class HaarCascade {
   ~HaarCascade();
 
   // As CascadeClassifier::detectMultiScale(gray, faces, votes, scale_step, min_neighbours, 0,
-  // min_size, max_size) on an 8-bit grey image.
+  // min_size, max_size) on an 8-bit grey image. Safe to call from several threads at once.
   void detect(const cv::Mat& gray, std::vector<cv::Rect>& faces, std::vector<int>& votes, double scale_step,
               int min_neighbours, cv::Size min_size, cv::Size max_size) const;
 
