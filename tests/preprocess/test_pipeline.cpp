@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "pipeline_support.hpp"
 #include "psmflow/config/config.hpp"
 #include "psmflow/pipeline/stages.hpp"
 #include "psmflow/store/frames.hpp"
+#include "psmflow/video/detect.hpp"
 #include "psmflow/video/preprocess.hpp"
 
 using namespace psmflow;
@@ -133,4 +137,86 @@ TEST(PreprocessCli, ConfigWithSeveralSubjectsGoesOnPastABadOne) {
   EXPECT_NE(one.output.find("already done, skipped"), std::string::npos) << one.output;
   auto unknown = run_psmflow("preprocess --config " + shell_quote((dir / "cfg.toml").string()) + " --subject Z");
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+}
+
+namespace {
+
+// The roll of the eyes in each crop of frames.h5 that shows both (OpenCV's eye cascade).
+std::vector<float> crop_rolls(const fs::path& frames_h5) {
+  FramesReader f(frames_h5);
+  const int c = f.crop_size();
+  std::vector<std::uint8_t> rgb(std::size_t(c) * c * 3);
+  video::EyeFinder eyes{fs::path()};
+  std::vector<float> out;
+  cv::Mat gray;
+  for (std::int64_t i = 0; i < f.size(); ++i) {
+    f.read(i, rgb.data());
+    cv::cvtColor(cv::Mat(c, c, CV_8UC3, rgb.data()), gray, cv::COLOR_RGB2GRAY);
+    if (auto r = eyes.roll_deg(gray)) out.push_back(*r);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+// A face rolled 14 degrees is cropped level (from its landmarks, or from the eye cascade where
+// they do not fit), and stays rolled with align_eyes = false.
+TEST(PreprocessCli, RolledFacesAreCroppedLevel) {
+  ScratchDir dir;
+  fs::create_directories(dir / "data");
+  write_face_video(dir / "data/rolled.avi", 30, {320, 240}, [](int i) {
+    FacePose p = default_path(i, {320, 240});
+    p.roll_deg = 14;
+    return p;
+  });
+  for (bool align : {true, false}) {
+    const fs::path run = dir / (align ? "aligned" : "upright");
+    write_text(dir / "settings.toml", std::string("[preprocess]\ncrop_size = 128\nalign_eyes = ") +
+                                          (align ? "true" : "false") + "\n");
+    auto r = run_psmflow(preprocess_args(dir / "data/rolled.avi", "R", run) + " --config " +
+                         shell_quote((dir / "settings.toml").string()));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::vector<float> rolls = crop_rolls(run / "subjects/R/frames.h5");
+    ASSERT_GE(rolls.size(), 15u) << "eyes found in too few crops to tell";
+    const float median = rolls[rolls.size() / 2];
+    if (align)
+      EXPECT_LT(std::abs(median), 4.f) << "aligned crops should be level";
+    else
+      EXPECT_NEAR(std::abs(median), 14.f, 4.f) << "upright crops keep the face's roll";
+  }
+}
+
+// A faint face (its grey levels 0.22 as spread) still gets boxes from the cascade, but its
+// landmark fit falls below 0.5 (the fit needs contrast): the eye cascade then levels the crop.
+TEST(PreprocessCli, FacesWhoseLandmarksDoNotFitAreLevelledByTheirEyes) {
+  ScratchDir dir;
+  const cv::Size size(320, 240);
+  cv::VideoWriter out((dir / "faint.avi").string(), cv::CAP_FFMPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25,
+                      size);
+  for (int i = 0; i < 30; ++i) {
+    FacePose p = default_path(i, size);
+    p.roll_deg = 14;
+    cv::Mat frame = draw_face_frame(size, p, i), faint;
+    frame.convertTo(faint, -1, 0.22, (1 - 0.22) * 128);
+    out.write(faint);
+  }
+  out.release();
+  write_text(dir / "settings.toml", "[preprocess]\ncrop_size = 128\n");
+  auto r = run_psmflow(preprocess_args(dir / "faint.avi", "F", dir / "run") + " --config " +
+                       shell_quote((dir / "settings.toml").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  FramesReader f(dir / "run/subjects/F/frames.h5");
+  int detected = 0, unfit = 0;
+  for (std::int64_t i = 0; i < f.size(); ++i) {
+    detected += f.detected()[std::size_t(i)];
+    unfit += f.detected()[std::size_t(i)] && f.landmark_fit()[std::size_t(i)] < 0.5f;
+  }
+  ASSERT_GE(detected, 25) << "the cascade should find the faint face";
+  ASSERT_GE(unfit, 20) << "the landmarks should not fit a face this faint";
+  std::vector<float> rolls = crop_rolls(dir / "run/subjects/F/frames.h5");
+  std::string seen;
+  for (float x : rolls) seen += " " + std::to_string(x);
+  ASSERT_GE(rolls.size(), 4u) << "eyes found in too few crops to tell:" << seen;
+  EXPECT_LT(std::abs(rolls[rolls.size() / 2]), 4.f) << "the eyes should have levelled the crops:" << seen;
 }
