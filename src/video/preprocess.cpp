@@ -227,8 +227,8 @@ PreprocessStats preprocess_subject(const Config& cfg, const SubjectSpec& s, cons
 
   // Four threads: decode; detect and track; landmarks (fit, smooth, place the crop); crop and
   // write. The landmarks have a thread of their own since the cascade got fast: with them the
-  // writer was the slowest (0.9 ms per Megamind frame, 2-core EPYC). The detector thread loads
-  // its cascades itself: parsing their XML then overlaps the first frames' decoding.
+  // writer was the slowest (0.9 ms per Megamind frame, 2-core EPYC). The cascades were read
+  // before the first subject (video::preload_cascades), so tracking starts at once.
   const int depth = std::max(8, 2 * p.detect_every);
   BoundedQueue<video::Frame> decoded(depth);
   BoundedQueue<video::TrackedFrame> tracked(depth);
