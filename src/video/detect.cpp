@@ -208,7 +208,6 @@ void CascadeFile::detect(const cv::Mat& gray, std::vector<cv::Rect>& found, std:
     opencv_->detectMultiScale(gray, found, votes, scale_step, kNeighbours, 0, min_size, max_size);
 }
 
-
 EyeFinder::EyeFinder(const fs::path& cascade) : cascade_(eye_cascade(cascade), "preprocess.eye_cascade") {}
 
 void preload_cascades(const PreprocessSection& p) {

@@ -3,8 +3,8 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
+#include <algorithm>
 #include <array>
-#include <fstream>
 
 #include "pipeline_support.hpp"
 #include "psmflow/video/detect.hpp"
