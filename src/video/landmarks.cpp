@@ -1,7 +1,7 @@
 #include "psmflow/video/landmarks.hpp"
 
 #include <dlib/image_processing/shape_predictor.h>
-#include <dlib/opencv/cv_image.h>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -83,7 +84,10 @@ struct LandmarkModel::Impl {
   void read_mean_shape(std::istream& in, const std::string& name);
   static Cascade read_cascade(std::istream& in, long dims);
   static bool consistent(const Cascade& c);
-  dlib::full_object_detection predict(const dlib::cv_image<unsigned char>& img, const dlib::rectangle& rect) const;
+  dlib::full_object_detection predict(const cv::Mat& image, const dlib::rectangle& rect) const;
+  template <typename Grey>
+  void feature_pixels(const cv::Mat& image, const dlib::rectangle& rect, const dlib::matrix<float, 0, 1>& shape,
+                      const Cascade& c, std::vector<float>& pixels) const;
 };
 
 namespace {
@@ -233,15 +237,54 @@ bool LandmarkModel::Impl::consistent(const Cascade& c) {
   return ok;
 }
 
+namespace {
+
+struct GreyPixel {
+  static float at(const cv::Mat& image, long x, long y) { return image.ptr<std::uint8_t>(y)[x]; }
+};
+
+// OpenCV's own BGR-to-grey arithmetic (cv::cvtColor, COLOR_BGR2GRAY, 8 bits: 15-bit fixed point),
+// pixel by pixel: the predictor reads the 7,500 grey levels it samples per face instead of the
+// whole frame being converted (0.08 ms per Megamind frame). Landmarks.BgrFramesGiveTheirGreyFramesPoints
+// holds it to cvtColor.
+struct BgrPixel {
+  static float at(const cv::Mat& image, long x, long y) {
+    const std::uint8_t* p = image.ptr<std::uint8_t>(y) + 3 * x;
+    return float((3735 * p[0] + 19235 * p[1] + 9798 * p[2] + 16384) >> 15);
+  }
+};
+
+}  // namespace
+
+// dlib::impl::extract_feature_pixel_values, with the same transforms and rounding, on a grey or a
+// BGR image.
+template <typename Grey>
+void LandmarkModel::Impl::feature_pixels(const cv::Mat& image, const dlib::rectangle& rect,
+                                         const dlib::matrix<float, 0, 1>& shape, const Cascade& c,
+                                         std::vector<float>& pixels) const {
+  const dlib::matrix<float, 2, 2> tform =
+      dlib::matrix_cast<float>(dlib::impl::find_tform_between_shapes(initial, shape).get_m());
+  const dlib::point_transform_affine to_image = dlib::impl::unnormalizing_tform(rect);
+  const dlib::rectangle area(0, 0, image.cols - 1, image.rows - 1);
+  pixels.resize(c.delta.size());
+  for (std::size_t i = 0; i < pixels.size(); ++i) {
+    dlib::point p = to_image(tform * c.delta[i] + dlib::impl::location(shape, c.anchor[i]));
+    pixels[i] = area.contains(p) ? Grey::at(image, p.x(), p.y()) : 0;
+  }
+}
+
 __attribute__((target_clones("avx2", "default"))) dlib::full_object_detection LandmarkModel::Impl::predict(
-    const dlib::cv_image<unsigned char>& img, const dlib::rectangle& rect) const {
+    const cv::Mat& image, const dlib::rectangle& rect) const {
   dlib::matrix<float, 0, 1> shape = initial;
   const std::size_t dims = static_cast<std::size_t>(initial.size());
   std::vector<float> pixels;
   std::vector<const float*> leaf;
   constexpr std::size_t kAhead = 8;  // leaves prefetched ahead of the sum (best of 2-16 measured)
   for (const Cascade& c : cascades) {
-    dlib::impl::extract_feature_pixel_values(img, rect, shape, initial, c.anchor, c.delta, pixels);
+    if (image.channels() == 3)
+      feature_pixels<BgrPixel>(image, rect, shape, c, pixels);
+    else
+      feature_pixels<GreyPixel>(image, rect, shape, c, pixels);
     leaf.resize(c.trees);
     // dlib's tree walk, left (2i + 1) when the difference exceeds the threshold, without a branch:
     // a face's comparisons go either way, and as branches half of them were mispredicted.
@@ -281,11 +324,12 @@ LandmarkModel::LandmarkModel(const std::filesystem::path& file) : impl_(std::mak
 
 LandmarkModel::~LandmarkModel() = default;
 
-LandmarkFit LandmarkModel::fit(const cv::Mat& gray, const cv::Rect2f& box) const {
-  dlib::cv_image<unsigned char> img(gray);
+LandmarkFit LandmarkModel::fit(const cv::Mat& image, const cv::Rect2f& box) const {
+  if (image.depth() != CV_8U || (image.channels() != 1 && image.channels() != 3))
+    throw std::invalid_argument("LandmarkModel::fit: an 8-bit grey or BGR image is needed");
   dlib::rectangle r(long(std::lround(box.x)), long(std::lround(box.y)), long(std::lround(box.x + box.width)) - 1,
                     long(std::lround(box.y + box.height)) - 1);
-  dlib::full_object_detection shape = impl_->predict(img, r);
+  dlib::full_object_detection shape = impl_->predict(image, r);
   LandmarkFit out;
   for (int i = 0; i < kLandmarks; ++i) out.points[i] = {float(shape.part(i).x()), float(shape.part(i).y())};
   // Expressions and head turns move real faces a tenth to a quarter of the eye distance off the
@@ -293,9 +337,13 @@ LandmarkFit LandmarkModel::fit(const cv::Mat& gray, const cv::Rect2f& box) const
   float plausible = std::clamp(1.f - shape_residual(impl_->mean_shape, out.points) / 0.4f, 0.f, 1.f);
   // On a box without texture the trees return about the mean shape (a flat grey box fits 0.84):
   // that is no evidence of a face, so the fit also needs the box's grey levels to vary.
-  cv::Rect inside = cv::Rect(box) & cv::Rect(0, 0, gray.cols, gray.rows);
+  cv::Rect inside = cv::Rect(box) & cv::Rect(0, 0, image.cols, image.rows);
   cv::Scalar mean, spread;
-  if (inside.area() > 0) cv::meanStdDev(gray(inside), mean, spread);
+  if (inside.area() > 0) {
+    cv::Mat grey = image(inside), converted;
+    if (image.channels() == 3) cv::cvtColor(grey, converted, cv::COLOR_BGR2GRAY);
+    cv::meanStdDev(converted.empty() ? grey : converted, mean, spread);
+  }
   out.fit = plausible * std::min(1.f, float(spread[0]) / kFaceContrast);
   return out;
 }

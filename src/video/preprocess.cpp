@@ -121,15 +121,14 @@ class FaceFitter {
       add(nullptr, 0, 0);
       return from_box;
     }
-    cv::cvtColor(t.frame.bgr, gray_, cv::COLOR_BGR2GRAY);
-    video::LandmarkFit fit = model_->fit(gray_, cascade_boxes_ ? video::dlib_box_from_cascade(t.box) : t.box);
+    video::LandmarkFit fit = model_->fit(t.frame.bgr, cascade_boxes_ ? video::dlib_box_from_cascade(t.box) : t.box);
     video::LandmarkSet points = p_.smooth_landmarks ? smoother_.push(fit.points, seconds_since_last(t.frame)) : fit.points;
     // Both must hold: a face the detector is sure of, and a face-like landmark fit on it.
     add(&points, std::sqrt(t.score * fit.fit), fit.fit);
     // YuNet's own eye points give the roll with detector = dnn, as they did before landmarks.
     if (p_.detector == "dnn") return from_box;
     if (fit.fit < video::kLandmarkAlignFit) {
-      from_box.roll_deg = eye_roll(t.box);
+      from_box.roll_deg = eye_roll(t.frame.bgr, t.box);
       return from_box;
     }
     video::FacePlacement aligned = video::face_placement(points);
@@ -153,11 +152,12 @@ class FaceFitter {
   // frames only, rather than on the tracker's keyframes (Megamind: 16 of 269 frames, where the
   // tracker searched eyes on 25 keyframes: 10% more frames/s), and at most on every kEyesEvery-th
   // frame, since the head's roll changes slowly; frames in between keep the last angle found.
-  float eye_roll(const cv::Rect2f& box) {
+  float eye_roll(const cv::Mat& bgr, const cv::Rect2f& box) {
     constexpr long kEyesEvery = 5;
     if (!eyes_) return 0;
     if (!eye_frame_ || frame_ - *eye_frame_ >= kEyesEvery) {
       eye_frame_ = frame_;
+      cv::cvtColor(bgr, gray_, cv::COLOR_BGR2GRAY);
       if (auto r = eyes_->roll_deg(gray_, box)) eye_roll_ = *r;
     }
     return eye_roll_;

@@ -52,7 +52,7 @@ TEST(Landmarks, PointsAreDlibsOwnOnRealFaces) {
     const cv::Rect2f& b = faces[i][0];
     // Off the detector's box too: shifted and grown, as a tracked box may be.
     for (cv::Rect2f box : {b, cv::Rect2f(b.x + 0.1f * b.width, b.y - 0.05f * b.height, 1.2f * b.width, 1.1f * b.height)}) {
-      video::LandmarkFit fit = model.fit(gray, box);
+      video::LandmarkFit fit = model.fit(frames[i], box);  // BGR, as preprocess fits it
       dlib::rectangle r(std::lround(box.x), std::lround(box.y), std::lround(box.x + box.width) - 1,
                         std::lround(box.y + box.height) - 1);
       dlib::full_object_detection want = oracle(dlib::cv_image<unsigned char>(gray), r);
@@ -64,6 +64,23 @@ TEST(Landmarks, PointsAreDlibsOwnOnRealFaces) {
     }
   }
   EXPECT_GE(compared, 50);
+}
+
+// The predictor converts the pixels it samples to grey itself: it must read what cv::cvtColor
+// gives. On noise every grey level and colour occurs, so a rounding unlike OpenCV's moves points.
+TEST(Landmarks, BgrFramesGiveTheirGreyFramesPoints) {
+  video::LandmarkModel model(video::kDlibLandmarkModel);
+  cv::Mat bgr(240, 320, CV_8UC3), gray;
+  cv::RNG rng(7);
+  rng.fill(bgr, cv::RNG::UNIFORM, 0, 256);
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  for (int k = 0; k < 40; ++k) {
+    const float size = 60 + 3 * k;  // some boxes reach over the edges: those pixels read as 0
+    cv::Rect2f box(rng.uniform(-20.f, 300.f - size), rng.uniform(-20.f, 220.f - size), size, size);
+    video::LandmarkFit want = model.fit(gray, box), got = model.fit(bgr, box);
+    for (int p = 0; p < video::kLandmarks; ++p) ASSERT_EQ(got.points[p], want.points[p]) << "box " << k << " point " << p;
+    EXPECT_EQ(got.fit, want.fit) << "box " << k;
+  }
 }
 
 namespace {

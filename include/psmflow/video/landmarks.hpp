@@ -28,7 +28,7 @@ class LandmarkModel {
   // Throws UsageError naming the file when it is missing or not a dlib shape predictor of 68 points.
   explicit LandmarkModel(const std::filesystem::path& file);
   ~LandmarkModel();
-  LandmarkFit fit(const cv::Mat& gray, const cv::Rect2f& box) const;  // 8-bit grey source frame
+  LandmarkFit fit(const cv::Mat& image, const cv::Rect2f& box) const;  // 8-bit grey or BGR source frame
 
  private:
   struct Impl;
