@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "psmflow/video/shrink.hpp"
+
 namespace psmflow::video {
 namespace {
 
@@ -81,7 +83,7 @@ std::optional<FaceTracker::Found> FaceTracker::locate(const cv::Mat& bgr, const 
     source = grey_;
   }
   if (s < 1)
-    cv::resize(source, small, cv::Size(), s, s, cv::INTER_AREA);  // no aliasing: the cascade misses faces in it
+    shrink_area(source, small, s);  // INTER_AREA, no aliasing: the cascade misses faces in it
   else
     small = source;
   ++calls_;
