@@ -340,9 +340,12 @@ LandmarkFit LandmarkModel::fit(const cv::Mat& image, const cv::Rect2f& box) cons
   cv::Rect inside = cv::Rect(box) & cv::Rect(0, 0, image.cols, image.rows);
   cv::Scalar mean, spread;
   if (inside.area() > 0) {
-    cv::Mat grey = image(inside), converted;
-    if (image.channels() == 3) cv::cvtColor(grey, converted, cv::COLOR_BGR2GRAY);
-    cv::meanStdDev(converted.empty() ? grey : converted, mean, spread);
+    cv::Mat grey;
+    if (image.channels() == 3)
+      cv::cvtColor(image(inside), grey, cv::COLOR_BGR2GRAY);
+    else
+      grey = image(inside);
+    cv::meanStdDev(grey, mean, spread);
   }
   out.fit = plausible * std::min(1.f, float(spread[0]) / kFaceContrast);
   return out;
