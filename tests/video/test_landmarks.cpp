@@ -66,8 +66,20 @@ TEST(Landmarks, PointsAreDlibsOwnOnRealFaces) {
   EXPECT_GE(compared, 50);
 }
 
-// The predictor converts the pixels it samples to grey itself: it must read what cv::cvtColor
-// gives. On noise every grey level and colour occurs, so a rounding unlike OpenCV's moves points.
+// Every one of the 2^24 colours.
+TEST(Landmarks, OpenCvGreyIsCvtColorsOnEveryColour) {
+  cv::Mat bgr(4096, 4096, CV_8UC3), gray;
+  for (int i = 0; i < 1 << 24; ++i) bgr.at<cv::Vec3b>(i >> 12, i & 4095) = cv::Vec3b(i & 255, (i >> 8) & 255, i >> 16);
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  long differ = 0;
+  for (int i = 0; i < 1 << 24; ++i)
+    differ += video::opencv_grey(&bgr.at<cv::Vec3b>(i >> 12, i & 4095)[0]) != gray.at<std::uint8_t>(i >> 12, i & 4095);
+  EXPECT_EQ(differ, 0);
+}
+
+// The predictor converts a BGR frame to grey around the box and the few pixels it samples outside
+// that one by one: on noise, with boxes over the frame's edges too, the points must be those of
+// the grey frame.
 TEST(Landmarks, BgrFramesGiveTheirGreyFramesPoints) {
   video::LandmarkModel model(video::kDlibLandmarkModel);
   cv::Mat bgr(240, 320, CV_8UC3), gray;

@@ -2,6 +2,7 @@
 // (libdlib-data: /usr/share/dlib/shape_predictor_68_face_landmarks.dat), fitted inside a face box,
 // with a fit score, and temporal smoothing of the landmarks' jitter.
 #pragma once
+#include <cstdint>
 #include <opencv2/core.hpp>
 
 #include <array>
@@ -39,6 +40,12 @@ class LandmarkModel {
 // OpenCV's cascades' (0.86 of their width on Megamind) and sit lower on the face (by 0.065 of it):
 // a cascade's box moved onto that convention, the box to fit the landmarks in.
 cv::Rect2f dlib_box_from_cascade(const cv::Rect2f& box);
+
+// One BGR pixel's grey level exactly as cv::cvtColor(COLOR_BGR2GRAY) gives it (OpenCV 4.6's
+// 15-bit fixed point), for the pixels the predictor samples outside the region it converts.
+inline std::uint8_t opencv_grey(const std::uint8_t* bgr) {
+  return std::uint8_t((3735 * bgr[0] + 19235 * bgr[1] + 9798 * bgr[2] + 16384) >> 15);
+}
 
 // The model of `file` (empty = kDlibLandmarkModel), loaded on the first call for that file (about
 // a second: 100 MB) and shared by all later callers and threads.
