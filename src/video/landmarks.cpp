@@ -87,8 +87,9 @@ class GreyLevels {
   cv::Mat box(const cv::Rect& inside) const { return grey_(inside - region_.tl()); }
 
  private:
-  // Of the box's size, on each side. The predictor's samples reach beyond the box: on noise, a
-  // margin of 0.2 left 14 of a fit's 7,500 outside, 0.3 one in 40 fits, 0.5 none.
+  // Of the box's size, on each side. The predictor's samples reach beyond the box: over about
+  // 120 fits on noise and on Megamind's faces (900,000 samples), margins of 0.2, 0.3 and 0.5 left
+  // 856, 10 and 0 of them outside.
   static constexpr float kAround = 0.25f;
   const cv::Mat& image_;
   cv::Mat grey_;
