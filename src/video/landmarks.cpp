@@ -56,13 +56,46 @@ constexpr float kFaceContrast = 20;
 
 }  // namespace
 
+// dlib's shape predictor, read from dlib's format (see read()) and evaluated as dlib evaluates it
+// (its feature extraction and transforms, the same trees, leaves summed in the same order: the
+// points are identical), but with each cascade's splits and leaves in flat arrays and the next
+// leaves prefetched, and summed in AVX2 registers where the CPU has them (target_clones; AVX-512
+// was slower). dlib's own loop stalls on fetching 7,500 scattered leaf vectors per face (4 MB;
+// the 65 MB of leaves stay out of cache): 1.7 ms per face there, 0.65 ms here with SSE2, 0.33
+// with AVX2 and the branchless tree walk (Megamind faces, 2-core AMD EPYC, idle). 2 MB pages for
+// the leaves (fewer TLB misses) made no difference.
+struct LandmarkModel::Impl {
+  struct Split {
+    std::uint32_t a, b;  // feature pixels compared
+    float thresh;
+  };
+  struct Cascade {
+    std::size_t trees = 0, splits = 0;  // splits per tree; a full tree has splits + 1 leaves
+    std::vector<Split> split;           // trees x splits
+    std::vector<float> leaves;          // trees x leaves x shape size
+    std::vector<unsigned long> anchor;  // feature pixels: nearest mean-shape point and offset
+    std::vector<dlib::vector<float, 2>> delta;
+  };
+  dlib::matrix<float, 0, 1> initial;  // the mean shape, in box units (x0, y0, x1, ...)
+  std::vector<Cascade> cascades;
+  LandmarkSet mean_shape;
+
+  void read(std::istream& in, const std::string& name);
+  void read_mean_shape(std::istream& in, const std::string& name);
+  static Cascade read_cascade(std::istream& in, long dims);
+  static bool consistent(const Cascade& c);
+  class GreyLevels;
+  dlib::full_object_detection predict(const GreyLevels& image, const dlib::rectangle& rect) const;
+  void feature_pixels(const GreyLevels& image, const dlib::rectangle& rect, const dlib::matrix<float, 0, 1>& shape,
+                      const Cascade& c, std::vector<float>& pixels) const;
+};
+
 // The grey levels the predictor samples, from a grey frame or a BGR one. A BGR frame is converted
 // around the box only (cvtColor on the region; the whole frame took 0.08 ms per Megamind frame);
 // the few samples outside it are converted one by one (opencv_grey), so every value is what the
-// converted frame holds.
-namespace {
-
-class GreyLevels {
+// converted frame holds. (A member of Impl, not of an anonymous namespace: clang 14 cannot link
+// the target_clones resolver of predict() with a parameter of internal linkage.)
+class LandmarkModel::Impl::GreyLevels {
  public:
   // `inside`: the box's part inside the frame.
   GreyLevels(const cv::Mat& image, const cv::Rect& inside) : image_(image) {
@@ -94,41 +127,6 @@ class GreyLevels {
   const cv::Mat& image_;
   cv::Mat grey_;
   cv::Rect region_;
-};
-
-}  // namespace
-
-// dlib's shape predictor, read from dlib's format (see read()) and evaluated as dlib evaluates it
-// (its feature extraction and transforms, the same trees, leaves summed in the same order: the
-// points are identical), but with each cascade's splits and leaves in flat arrays and the next
-// leaves prefetched, and summed in AVX2 registers where the CPU has them (target_clones; AVX-512
-// was slower). dlib's own loop stalls on fetching 7,500 scattered leaf vectors per face (4 MB;
-// the 65 MB of leaves stay out of cache): 1.7 ms per face there, 0.65 ms here with SSE2, 0.33
-// with AVX2 and the branchless tree walk (Megamind faces, 2-core AMD EPYC, idle). 2 MB pages for
-// the leaves (fewer TLB misses) made no difference.
-struct LandmarkModel::Impl {
-  struct Split {
-    std::uint32_t a, b;  // feature pixels compared
-    float thresh;
-  };
-  struct Cascade {
-    std::size_t trees = 0, splits = 0;  // splits per tree; a full tree has splits + 1 leaves
-    std::vector<Split> split;           // trees x splits
-    std::vector<float> leaves;          // trees x leaves x shape size
-    std::vector<unsigned long> anchor;  // feature pixels: nearest mean-shape point and offset
-    std::vector<dlib::vector<float, 2>> delta;
-  };
-  dlib::matrix<float, 0, 1> initial;  // the mean shape, in box units (x0, y0, x1, ...)
-  std::vector<Cascade> cascades;
-  LandmarkSet mean_shape;
-
-  void read(std::istream& in, const std::string& name);
-  void read_mean_shape(std::istream& in, const std::string& name);
-  static Cascade read_cascade(std::istream& in, long dims);
-  static bool consistent(const Cascade& c);
-  dlib::full_object_detection predict(const GreyLevels& image, const dlib::rectangle& rect) const;
-  void feature_pixels(const GreyLevels& image, const dlib::rectangle& rect, const dlib::matrix<float, 0, 1>& shape,
-                      const Cascade& c, std::vector<float>& pixels) const;
 };
 
 namespace {
@@ -347,7 +345,7 @@ LandmarkFit LandmarkModel::fit(const cv::Mat& image, const cv::Rect2f& box) cons
   dlib::rectangle r(long(std::lround(box.x)), long(std::lround(box.y)), long(std::lround(box.x + box.width)) - 1,
                     long(std::lround(box.y + box.height)) - 1);
   const cv::Rect inside = cv::Rect(box) & cv::Rect(0, 0, image.cols, image.rows);
-  const GreyLevels grey(image, inside);
+  const Impl::GreyLevels grey(image, inside);
   dlib::full_object_detection shape = impl_->predict(grey, r);
   LandmarkFit out;
   for (int i = 0; i < kLandmarks; ++i) out.points[i] = {float(shape.part(i).x()), float(shape.part(i).y())};
