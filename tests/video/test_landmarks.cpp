@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 
 #include "pipeline_support.hpp"
 #include "psmflow/core/error.hpp"
@@ -93,6 +94,14 @@ TEST(Landmarks, BgrFramesGiveTheirGreyFramesPoints) {
     for (int p = 0; p < video::kLandmarks; ++p) ASSERT_EQ(got.points[p], want.points[p]) << "box " << k << " point " << p;
     EXPECT_EQ(got.fit, want.fit) << "box " << k;
   }
+}
+
+// Frames other than 8-bit grey or BGR are a programming error, named, not a read out of bounds.
+TEST(Landmarks, FramesOfAnotherTypeAreRefused) {
+  video::LandmarkModel model(video::kDlibLandmarkModel);
+  for (int type : {CV_8UC4, CV_8UC2, CV_32FC1, CV_16UC3})
+    EXPECT_THROW(model.fit(cv::Mat(120, 160, type, cv::Scalar::all(0)), {20, 20, 80, 80}), std::invalid_argument)
+        << "type " << type;
 }
 
 namespace {
