@@ -1,7 +1,7 @@
 #include "psmflow/model/precision.hpp"
 
 #include <ATen/autocast_mode.h>
-#include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #include <fstream>
 #include <sstream>
@@ -32,21 +32,40 @@ bool cpu_has_native_bf16() {
   return false;
 }
 
+namespace {
+
+// LibTorch 2.4 replaced the per-device autocast calls with ones that take the device type; the old
+// ones still exist there but log a deprecation warning on every call, that is, every step.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+void set_autocast_enabled(at::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
+at::ScalarType autocast_dtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+void set_autocast_dtype(at::DeviceType d, at::ScalarType t) { at::autocast::set_autocast_dtype(d, t); }
+#else
+bool autocast_enabled(at::DeviceType d) {
+  return d == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void set_autocast_enabled(at::DeviceType d, bool on) {
+  d == at::kCUDA ? at::autocast::set_enabled(on) : at::autocast::set_cpu_enabled(on);
+}
+at::ScalarType autocast_dtype(at::DeviceType d) {
+  return d == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast_dtype(at::DeviceType d, at::ScalarType t) {
+  d == at::kCUDA ? at::autocast::set_autocast_gpu_dtype(t) : at::autocast::set_autocast_cpu_dtype(t);
+}
+#endif
+
+}  // namespace
+
 PrecisionScope::PrecisionScope(Precision p, const torch::Device& device) {
   if (p != Precision::bf16) return;
   active_ = true;
-  cuda_ = device.is_cuda();
-  if (cuda_) {
-    was_enabled_ = at::autocast::is_enabled();
-    was_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  } else {
-    was_enabled_ = at::autocast::is_cpu_enabled();
-    was_dtype_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
+  device_type_ = device.is_cuda() ? at::kCUDA : at::kCPU;
+  was_enabled_ = autocast_enabled(device_type_);
+  was_dtype_ = autocast_dtype(device_type_);
+  set_autocast_dtype(device_type_, at::kBFloat16);
+  set_autocast_enabled(device_type_, true);
   at::autocast::increment_nesting();
 }
 
@@ -54,13 +73,8 @@ PrecisionScope::~PrecisionScope() {
   if (!active_) return;
   // The cast weights are cached for the scope; drop them so the next step casts the new weights.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(was_enabled_);
-    at::autocast::set_autocast_gpu_dtype(was_dtype_);
-  } else {
-    at::autocast::set_cpu_enabled(was_enabled_);
-    at::autocast::set_autocast_cpu_dtype(was_dtype_);
-  }
+  set_autocast_enabled(device_type_, was_enabled_);
+  set_autocast_dtype(device_type_, was_dtype_);
 }
 
 torch::Tensor as_fp32(const torch::Tensor& t) { return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat); }

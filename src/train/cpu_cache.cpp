@@ -8,6 +8,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
+#include <torch/version.h>
 
 #include <map>
 #include <mutex>
@@ -41,7 +42,12 @@ class BlockCache final : public c10::Allocator {
     return *cache;
   }
 
+  // LibTorch 2.3 made allocate() non-const and added copy_data() to the interface.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  c10::DataPtr allocate(std::size_t n) override {
+#else
   c10::DataPtr allocate(std::size_t n) const override {
+#endif
     const std::size_t size = block_size(n);
     char* base = size >= kMinCached ? instance().take(size) : nullptr;
     if (base == nullptr) base = static_cast<char*>(c10::alloc_cpu(size));
@@ -50,6 +56,9 @@ class BlockCache final : public c10::Allocator {
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 
   static void release(void* data) {
     char* base = static_cast<char*>(data) - kHeader;

@@ -30,7 +30,7 @@ class PrecisionScope {
 
  private:
   bool active_ = false;
-  bool cuda_ = false;
+  at::DeviceType device_type_ = at::kCPU;
   bool was_enabled_ = false;
   at::ScalarType was_dtype_ = at::kFloat;
 };
