@@ -2,20 +2,32 @@
 # the model, checkpoints and the device check tools/bench/gpu_check.cpp, and with CUDA the
 # gradient-sync engine over its NCCL transport (no MPI: one rank). LibTorch comes from
 # CMAKE_PREFIX_PATH (the Python wheel's torch.utils.cmake_prefix_path, or Debian's here); the
-# header-only spdlog, fmt and nlohmann-json from .gpu-deps/ (tools/gpu-check --prepare), else
-# from the system.
-find_package(Torch REQUIRED)
+# header-only spdlog, fmt and nlohmann-json, and OpenSSL's headers and static libcrypto, from
+# .gpu-deps/ (tools/gpu-check --prepare), else from the system.
+include(${CMAKE_SOURCE_DIR}/cmake/find_torch.cmake)
 set(PSMFLOW_DEPS_INCLUDE "${CMAKE_SOURCE_DIR}/.gpu-deps/usr/include" CACHE PATH "header-only dependencies")
 set(model_sources preset.cpp layers.cpp loss.cpp networks.cpp facecycle.cpp torch_pickle.cpp interop.cpp precision.cpp)
 list(TRANSFORM model_sources PREPEND ${CMAKE_SOURCE_DIR}/src/model/)
 add_executable(gpu_check ${CMAKE_SOURCE_DIR}/tools/bench/gpu_check.cpp ${model_sources}
-  ${CMAKE_SOURCE_DIR}/src/train/checkpoint.cpp ${CMAKE_SOURCE_DIR}/src/core/fs.cpp)
+  ${CMAKE_SOURCE_DIR}/src/train/checkpoint.cpp ${CMAKE_SOURCE_DIR}/src/core/fs.cpp ${CMAKE_SOURCE_DIR}/src/core/hash.cpp)
 target_include_directories(gpu_check PRIVATE ${CMAKE_SOURCE_DIR}/include)
 if(EXISTS ${PSMFLOW_DEPS_INCLUDE})
   target_include_directories(gpu_check BEFORE PRIVATE ${PSMFLOW_DEPS_INCLUDE})
 endif()
 target_compile_definitions(gpu_check PRIVATE FMT_HEADER_ONLY)  # spdlog is header-only by default
 target_link_libraries(gpu_check PRIVATE ${TORCH_LIBRARIES})
+# Checkpoint checksums (src/core/hash.cpp) need OpenSSL's libcrypto. A bare machine has neither its
+# headers nor an unversioned library, so .gpu-deps/ carries Debian's headers and static libcrypto.a.
+set(PSMFLOW_DEPS_CRYPTO "${CMAKE_SOURCE_DIR}/.gpu-deps/usr/lib/x86_64-linux-gnu/libcrypto.a")
+if(EXISTS ${PSMFLOW_DEPS_CRYPTO})
+  find_package(Threads REQUIRED)
+  target_include_directories(gpu_check BEFORE PRIVATE ${PSMFLOW_DEPS_INCLUDE}/x86_64-linux-gnu)
+  target_link_libraries(gpu_check PRIVATE ${PSMFLOW_DEPS_CRYPTO} Threads::Threads ${CMAKE_DL_LIBS})
+  message(STATUS "psmflow: OpenSSL from ${PSMFLOW_DEPS_CRYPTO}")
+else()
+  find_package(OpenSSL REQUIRED)
+  target_link_libraries(gpu_check PRIVATE OpenSSL::Crypto)
+endif()
 target_compile_options(gpu_check PRIVATE -Wall -Wextra)
 if(PSMFLOW_USE_CUDA)
   # NCCL from PSMFLOW_NCCL_ROOT (tools/gpu-check passes the one of the Python wheel, whose

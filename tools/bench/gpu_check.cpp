@@ -10,7 +10,7 @@
 //   nccl         the gradient-sync engine over a one-rank NCCL communicator (no MPI): every
 //                bucket's allreduce gives back the gradient it was given, and the path overlapped
 //                with backward() gives what the plain path gives (CUDA builds, --device cuda)
-// Usage: gpu_check DEVICE(cpu|cuda) PRESET PAIRS(comma list) STEPS THREADS
+// Usage: gpu_check DEVICE(cpu|cuda) PRESET PAIRS(comma list) STEPS THREADS OUT.json
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -18,6 +18,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -363,14 +365,25 @@ std::vector<int> parse_list(const std::string& text) {
   return out;
 }
 
+// Writes `out` to `path` whole (temporary name, then rename), so a reader never sees half of it.
+void write_json(const std::filesystem::path& path, const json& out) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << out.dump(2) << "\n";
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 6) {
-    std::fprintf(stderr, "usage: %s cpu|cuda PRESET PAIRS[,PAIRS...] STEPS THREADS\n", argv[0]);
+  if (argc < 7) {
+    std::fprintf(stderr, "usage: %s cpu|cuda PRESET PAIRS[,PAIRS...] STEPS THREADS OUT.json\n", argv[0]);
     return 2;
   }
-  spdlog::set_level(spdlog::level::err);  // stdout carries the JSON only
+  spdlog::set_level(spdlog::level::err);
   Setup s;
   const std::string device = argv[1];
   if (device == "cuda" && !torch::cuda::is_available()) {
@@ -382,18 +395,36 @@ int main(int argc, char** argv) {
   const auto pairs = parse_list(argv[3]);
   s.steps = std::stoi(argv[4]);
   torch::set_num_threads(std::stoi(argv[5]));
+  const std::filesystem::path out_path = argv[6];
   json out;
   out["device"] = device;
   out["preset"] = s.preset;
   out["libtorch"] = TORCH_VERSION;
   out["cpu_native_bf16"] = model::cpu_has_native_bf16();
-  out["equivalence"] = equivalence(s);
-  out["speed"] = speed(s, pairs);
-  out["profile"] = profile(s, pairs.front());
-  out["resume"] = resume(s, std::filesystem::temp_directory_path());
-  out["data_path"] = data_path(s, pairs.front());
-  out["nccl"] = nccl(s, pairs.front());
-  std::printf("%s\n", out.dump(2).c_str());
-  const bool nccl_ok = !out["nccl"]["run"].get<bool>() || out["nccl"]["pass"].get<bool>();
-  return out["equivalence"]["pass"].get<bool>() && out["resume"]["pass"].get<bool>() && nccl_ok ? 0 : 1;
+  // Each check runs on its own: one that throws (a call this LibTorch lacks, a CUDA error) is
+  // recorded with its message and the others still run. The file is rewritten after each check,
+  // so a run stopped by its time limit still leaves what it measured. The profile, which uses
+  // LibTorch's legacy profiler, goes last.
+  const std::vector<std::pair<const char*, std::function<json()>>> checks = {
+      {"equivalence", [&] { return equivalence(s); }},
+      {"speed", [&] { return speed(s, pairs); }},
+      {"resume", [&] { return resume(s, std::filesystem::temp_directory_path()); }},
+      {"data_path", [&] { return data_path(s, pairs.front()); }},
+      {"nccl", [&] { return nccl(s, pairs.front()); }},
+      {"profile", [&] { return profile(s, pairs.front()); }}};
+  for (const auto& [name, check] : checks) {
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      out[name] = check();
+    } catch (const std::exception& e) {
+      out[name] = {{"error", e.what()}, {"pass", false}};
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out["seconds"][name] = secs;
+    write_json(out_path, out);
+    std::fprintf(stderr, "gpu_check: %s %s (%.0f s)\n", name, out[name].contains("error") ? "FAILED" : "done", secs);
+  }
+  auto passed = [&](const char* name) { return out[name].value("pass", false); };
+  const bool nccl_ok = !out["nccl"].value("run", true) || passed("nccl");
+  return passed("equivalence") && passed("resume") && nccl_ok && !out["speed"].contains("error") ? 0 : 1;
 }
