@@ -422,7 +422,8 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out["seconds"][name] = secs;
     write_json(out_path, out);
-    std::fprintf(stderr, "gpu_check: %s %s (%.0f s)\n", name, out[name].contains("error") ? "FAILED" : "done", secs);
+    const std::string outcome = out[name].contains("error") ? "FAILED: " + out[name]["error"].get<std::string>() : "done";
+    std::fprintf(stderr, "gpu_check: %s %s (%.0f s)\n", name, outcome.c_str(), secs);
   }
   auto passed = [&](const char* name) { return out[name].value("pass", false); };
   const bool nccl_ok = !out["nccl"].value("run", true) || passed("nccl");
