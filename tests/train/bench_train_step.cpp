@@ -1,10 +1,13 @@
 // Throughput of one PSM training step (tools/bench/train runs it beside the PyTorch reference).
-// bench_train_step PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16]
+// bench_train_step PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16] [--loader]
 // PSMFLOW_BENCH_PROFILE=trace.json also writes a profile of one step (chrome trace format).
 //   step mode: the step on fixed random inputs, as shared/bench/ref_psm_step.py times it;
 //   --trainer: the whole loop (loader thread, augmentation of uint8 frames, Adam): an epoch of STEPS
 //              steps to warm up, then one of STEPS steps timed.
 //   --bf16: precision = "bf16" (model/precision.hpp) instead of fp32.
+//   --loader: the loader thread's work alone (make_batch: pairs of uint8 frames augmented,
+//             normalised) on this one thread, with no model: the rate above which a faster
+//             device's step would wait for its data.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -17,6 +20,7 @@
 
 #include "psmflow/model/precision.hpp"
 #include "psmflow/train/cpu_cache.hpp"
+#include "psmflow/train/loader.hpp"
 #include "psmflow/train/sampler.hpp"
 #include "psmflow/train/trainer.hpp"
 #include "support/test_support.hpp"
@@ -86,26 +90,44 @@ double time_trainer(model::FaceCycle net, int pairs, int steps, model::Precision
   return 2.0 * pairs / images_per_s;
 }
 
+// Seconds per batch of make_batch with augmentation on, over STEPS batches after one warm-up.
+double time_loader(int pairs, int steps) {
+  auto frames = test::synthetic_frames(2 * pairs * (steps + 1));
+  train::PsmSampler sampler(frames.size(), 1);
+  const auto epoch = sampler.epoch_pairs(1);
+  train::make_batch(frames, epoch, pairs, 0, 1, 1, true);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 1; i <= steps; ++i) train::make_batch(frames, epoch, pairs, i, 1, 1, true);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: %s PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16] [--loader]\n", argv[0]);
     return 2;
   }
   const std::string preset = argv[1];
   const int pairs = std::stoi(argv[2]), threads = std::stoi(argv[3]), steps = std::stoi(argv[4]);
   std::string vgg;
-  bool trainer = false;
+  bool trainer = false, loader = false;
   model::Precision precision = model::Precision::fp32;
   for (int i = 5; i < argc; ++i) {
     if (std::strcmp(argv[i], "--trainer") == 0) trainer = true;
     else if (std::strcmp(argv[i], "--bf16") == 0) precision = model::Precision::bf16;
+    else if (std::strcmp(argv[i], "--loader") == 0) loader = true;
     else vgg = argv[i];
   }
   torch::set_num_threads(threads);
   psmflow::train::use_cpu_block_cache();  // as psmflow train does
   spdlog::set_level(spdlog::level::warn);
+  if (loader) {
+    const double dt = time_loader(pairs, steps);
+    std::printf("psmflow loader: batch %d pairs, augmentation on, one thread: %.1f ms/batch, %.0f img/s\n", pairs,
+                dt * 1000, 2 * pairs / dt);
+    return 0;
+  }
   auto net = make_net(preset, vgg);
   const double dt =
       trainer ? time_trainer(std::move(net), pairs, steps, precision) : time_steps(net, pairs, steps, precision);
