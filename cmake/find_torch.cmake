@@ -8,9 +8,9 @@ if(PSMFLOW_USE_CUDA AND NOT TARGET CUDA::nvToolsExt AND NOT EXISTS ${PSMFLOW_CUD
 endif()
 find_package(Torch REQUIRED)
 
-# Recent LibTorch (2.14; 2.6 did not) refuses to compile below C++20. Their TorchConfig.cmake records the
-# standard on the imported torch target, which the targets that link it do not inherit, so the
-# standard is raised here, before any target is made.
+# Recent LibTorch (2.14; 2.6 did not) refuses to compile below C++20. Its TorchConfig.cmake
+# records the standard on the imported torch target, which the targets that link it do not
+# inherit, so the standard is raised here, before any target is made.
 get_target_property(PSMFLOW_TORCH_CXX_STANDARD torch CXX_STANDARD)
 if(PSMFLOW_TORCH_CXX_STANDARD GREATER CMAKE_CXX_STANDARD)
   set(CMAKE_CXX_STANDARD ${PSMFLOW_TORCH_CXX_STANDARD})

@@ -1,12 +1,12 @@
 #include "psmflow/model/precision.hpp"
 
 #include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "psmflow/core/error.hpp"
+#include "psmflow/model/torch_version.hpp"
 
 namespace psmflow::model {
 
@@ -36,7 +36,7 @@ namespace {
 
 // LibTorch 2.4 replaced the per-device autocast calls with ones that take the device type; the old
 // ones still exist there but log a deprecation warning on every call, that is, every step.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if PSMFLOW_TORCH_AT_LEAST(2, 4)
 bool autocast_enabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
 void set_autocast_enabled(at::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
 at::ScalarType autocast_dtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }

@@ -8,11 +8,12 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
-#include <torch/version.h>
 
 #include <map>
 #include <mutex>
 #include <vector>
+
+#include "psmflow/model/torch_version.hpp"
 
 namespace psmflow::train {
 namespace {
@@ -43,7 +44,7 @@ class BlockCache final : public c10::Allocator {
   }
 
   // LibTorch 2.3 made allocate() non-const and added copy_data() to the interface.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#if PSMFLOW_TORCH_AT_LEAST(2, 3)
   c10::DataPtr allocate(std::size_t n) override {
 #else
   c10::DataPtr allocate(std::size_t n) const override {
@@ -56,7 +57,7 @@ class BlockCache final : public c10::Allocator {
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#if PSMFLOW_TORCH_AT_LEAST(2, 3)
   void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 #endif
 
