@@ -44,6 +44,7 @@ torch::Device choose_device(const std::string& device, int local_rank) {
   if (device == "cpu") return torch::kCPU;
 #ifdef PSMFLOW_USE_CUDA
   if (torch::cuda::is_available()) {
+    at::globalContext().setBenchmarkCuDNN(true);
     auto gpu = gpu_for_rank(local_rank);
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu ? gpu->index : 0));
   }

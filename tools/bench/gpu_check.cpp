@@ -118,6 +118,8 @@ constexpr double kLossTol = 1e-4, kGradTol = 1e-3;
 
 json equivalence(const Setup& s) {
   set_tf32(false);
+  at::globalContext().setDeterministicCuDNN(true);
+  at::globalContext().setBenchmarkCuDNN(false);
   auto [x0, x1] = inputs(2, 11);
   auto cpu = make_net(s, 5, torch::kCPU), dev = make_net(s, 5, s.device);
   cpu->set_noise_enabled(false);
@@ -150,8 +152,11 @@ json equivalence(const Setup& s) {
           {"pass", worst_loss <= kLossTol && worst_grad <= kGradTol}};
 }
 
-json speed_one(const Setup& s, int pairs, Precision p, bool tf32) {
+// cudnn_benchmark: as the trainer sets it on a GPU (train::choose_device), unless measuring without.
+json speed_one(const Setup& s, int pairs, Precision p, bool tf32, bool cudnn_benchmark = true) {
+  cudnn_benchmark = cudnn_benchmark && s.device.is_cuda();
   set_tf32(tf32);
+  at::globalContext().setBenchmarkCuDNN(cudnn_benchmark);
   auto net = make_net(s, 1, s.device);
   auto adam = make_adam(net);
   auto [a, b] = inputs(pairs, 3);
@@ -163,8 +168,13 @@ json speed_one(const Setup& s, int pairs, Precision p, bool tf32) {
   for (int i = 0; i < s.steps; ++i) train_step(net, adam, p, x0, x1);
   sync(s.device);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / s.steps;
-  return {{"pairs", pairs},     {"precision", model::precision_name(p)}, {"tf32", tf32},
-          {"ms_per_step", dt * 1000}, {"images_per_s", 2 * pairs / dt}, {"peak_memory_mb", peak_memory_mb(s.device)}};
+  return {{"pairs", pairs},
+          {"precision", model::precision_name(p)},
+          {"tf32", tf32},
+          {"cudnn_benchmark", cudnn_benchmark},
+          {"ms_per_step", dt * 1000},
+          {"images_per_s", 2 * pairs / dt},
+          {"peak_memory_mb", peak_memory_mb(s.device)}};
 }
 
 json speed(const Setup& s, const std::vector<int>& batch_pairs) {
@@ -174,7 +184,10 @@ json speed(const Setup& s, const std::vector<int>& batch_pairs) {
     if (s.device.is_cuda()) runs.push_back(speed_one(s, pairs, Precision::fp32, true));
     runs.push_back(speed_one(s, pairs, Precision::bf16, s.device.is_cuda()));
   }
+  // What letting cuDNN choose its algorithms is worth, at the largest batch.
+  if (s.device.is_cuda()) runs.push_back(speed_one(s, batch_pairs.back(), Precision::fp32, true, false));
   set_tf32(false);
+  at::globalContext().setBenchmarkCuDNN(false);
   return runs;
 }
 

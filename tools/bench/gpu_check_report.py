@@ -16,13 +16,14 @@ def equivalence(r):
 
 def speed(r):
     md = ["2. Speed (img/s; reference = shared/bench/ref_psm_step.py on the same device):", "",
-          "| pairs | precision | tf32 | psmflow img/s | reference img/s | ratio | peak MB |",
-          "|---|---|---|---|---|---|---|"]
+          "| pairs | precision | tf32 | cuDNN benchmark | psmflow img/s | reference img/s | ratio | peak MB |",
+          "|---|---|---|---|---|---|---|---|"]
     for s in r["speed"]:
         ref = [x for x in r["reference"] if x["pairs"] == s["pairs"] and x["bf16"] == (s["precision"] == "bf16")
                and (x["tf32"] == s["tf32"] or r["device"] == "cpu")]
         ri = ref[0]["images_per_s"] if ref else None
-        md.append(f"| {s['pairs']} | {s['precision']} | {int(s['tf32'])} | {s['images_per_s']:.2f} | "
+        md.append(f"| {s['pairs']} | {s['precision']} | {int(s['tf32'])} | {int(s['cudnn_benchmark'])} | "
+                  f"{s['images_per_s']:.2f} | "
                   f"{'%.2f' % ri if ri else '-'} | {'%.2fx' % (s['images_per_s'] / ri) if ri else '-'} | "
                   f"{s['peak_memory_mb']:.0f} |")
     return md

@@ -55,6 +55,8 @@ void load_weights(FaceCycleNet& net, const std::filesystem::path& file);
 
 // Resolves [run] device: cpu, cuda (UsageError when not built for it or no GPU), auto; a CUDA
 // device is the GPU of the rank with this node-local rank (core/placement.hpp: gpu_for_rank).
+// On a GPU it also lets cuDNN time its convolution algorithms once per shape and keep the fastest
+// (training's shapes are fixed: 64x64, one batch size, a shorter last batch).
 torch::Device choose_device(const std::string& device, int local_rank = 0);
 // Sets LibTorch's intra-op threads to threads_per_rank(configured, ranks_on_node)
 // (core/placement.hpp) and returns that count.
