@@ -421,7 +421,7 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<const char*, std::function<json()>>> checks = {
       {"equivalence", [&] { return equivalence(s); }},
       {"speed", [&] { return speed(s, pairs); }},
-      {"resume", [&] { return resume(s, std::filesystem::temp_directory_path()); }},
+      {"resume", [&] { return resume(s, out_path.parent_path()); }},  // beside OUT.json: not shared with another run
       {"data_path", [&] { return data_path(s, pairs.front()); }},
       {"nccl", [&] { return nccl(s, pairs.front()); }},
       {"profile", [&] { return profile(s, pairs.front()); }}};
