@@ -21,7 +21,8 @@ assert all("no-such-preset" in r[c]["error"] and r[c]["pass"] is False for c in 
 assert r["nccl"]["run"] is False and "error" not in r["nccl"], r["nccl"]
 assert set(r["seconds"]) == set(checks + ["nccl"]), r["seconds"]
 PY
-[[ ! -e "$work/psmflow.json.tmp" ]] || fail "the temporary file was left behind"
+left="$(cd "$work" && ls -A | sort | paste -sd' ')"
+[[ $left == "psmflow.json stderr.txt" ]] || fail "files left beside the results: $left"
 python3 - "$work/psmflow.json" <<'PY'
 import json, sys  # a run cut short after the first check: the rest must read "not run"
 r = json.load(open(sys.argv[1]))

@@ -18,7 +18,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -55,6 +54,13 @@ void sync(const torch::Device& d) {
 void set_tf32(bool on) {
   at::globalContext().setAllowTF32CuBLAS(on);
   at::globalContext().setAllowTF32CuDNN(on);
+}
+
+// For the checks that compare two runs: float32 throughout, and the same cuDNN algorithm each time.
+void reproducible_kernels() {
+  set_tf32(false);
+  at::globalContext().setDeterministicCuDNN(true);
+  at::globalContext().setBenchmarkCuDNN(false);
 }
 
 double peak_memory_mb(const torch::Device& d) {
@@ -117,9 +123,7 @@ double relative(const torch::Tensor& a, const torch::Tensor& b) {
 constexpr double kLossTol = 1e-4, kGradTol = 1e-3;
 
 json equivalence(const Setup& s) {
-  set_tf32(false);
-  at::globalContext().setDeterministicCuDNN(true);
-  at::globalContext().setBenchmarkCuDNN(false);
+  reproducible_kernels();
   auto [x0, x1] = inputs(2, 11);
   auto cpu = make_net(s, 5, torch::kCPU), dev = make_net(s, 5, s.device);
   cpu->set_noise_enabled(false);
@@ -238,9 +242,7 @@ std::vector<double> run_steps(model::FaceCycle& net, torch::optim::Adam& adam, c
 }
 
 json resume(const Setup& s, const std::filesystem::path& dir) {
-  set_tf32(false);
-  at::globalContext().setDeterministicCuDNN(true);
-  at::globalContext().setBenchmarkCuDNN(false);
+  reproducible_kernels();
   const int before = 2, after = 3;
   auto net = make_net(s, 9, s.device);
   auto adam = make_adam(net);
@@ -316,9 +318,7 @@ double worst_relative(const std::vector<torch::Tensor>& a, const std::vector<tor
 
 json nccl(const Setup& s, int pairs) {
   if (!s.device.is_cuda()) return {{"run", false}, {"reason", "NCCL carries CUDA tensors: run with --device cuda"}};
-  set_tf32(false);
-  at::globalContext().setDeterministicCuDNN(true);
-  at::globalContext().setBenchmarkCuDNN(false);
+  reproducible_kernels();
   collectives::GradSyncOptions opt;
   opt.bucket_bytes = 1u << 20;  // several buckets for every preset
   opt.timeout = std::chrono::minutes(1);
@@ -378,17 +378,6 @@ std::vector<int> parse_list(const std::string& text) {
   return out;
 }
 
-// Writes `out` to `path` whole (temporary name, then rename), so a reader never sees half of it.
-void write_json(const std::filesystem::path& path, const json& out) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << out.dump(2) << "\n";
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-  }
-  std::filesystem::rename(tmp, path);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -434,7 +423,7 @@ int main(int argc, char** argv) {
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out["seconds"][name] = secs;
-    write_json(out_path, out);
+    write_file_atomic(out_path, out.dump(2) + "\n");
     const std::string outcome = out[name].contains("error") ? "FAILED: " + out[name]["error"].get<std::string>() : "done";
     std::fprintf(stderr, "gpu_check: %s %s (%.0f s)\n", name, outcome.c_str(), secs);
   }

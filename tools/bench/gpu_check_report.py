@@ -55,6 +55,13 @@ def profile(r):
            [f"- {o['op']}: {o['ms']:.1f} ms" for o in p["top_ops"]]
 
 
+def write_whole(path, text):
+    """Writes text to path under a temporary name, then renames it into place."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
 def main(out):
     path = f"{out}/psmflow.json"
     r = json.load(open(path)) if os.path.exists(path) else {"device": "?", "preset": "?", "libtorch": "?"}
@@ -62,9 +69,7 @@ def main(out):
     r["reference"] = [json.loads(l) for l in open(refs) if l.strip()] if os.path.exists(refs) else []
     env = f"{out}/environment.txt"
     r["environment"] = open(env).read().splitlines() if os.path.exists(env) else []
-    with open(f"{out}/gpu-check.json.tmp", "w") as f:
-        json.dump(r, f, indent=2)
-    os.replace(f"{out}/gpu-check.json.tmp", f"{out}/gpu-check.json")
+    write_whole(f"{out}/gpu-check.json", json.dumps(r, indent=2))
     md = [f"# gpu-check: {r['device']}, preset {r['preset']}, LibTorch {r['libtorch']}", ""]
     md += [f"- {line}" for line in r["environment"]] + [""]
     for name, section in [("equivalence", equivalence), ("speed", speed), ("nccl", nccl), ("resume", resume),
@@ -75,8 +80,7 @@ def main(out):
             md += [f"{name}: FAILED: {r[name]['error']}", ""]
         else:
             md += section(r) + [""]
-    with open(f"{out}/gpu-check.md", "w") as f:
-        f.write("\n".join(md))
+    write_whole(f"{out}/gpu-check.md", "\n".join(md))
     print("\n".join(md))
 
 
