@@ -1,5 +1,5 @@
 // Throughput of one PSM training step (tools/bench/train runs it beside the PyTorch reference).
-// bench_train_step PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16] [--loader]
+// bench_train_step PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16] [--loader[=FRAMES_H5]]
 // PSMFLOW_BENCH_PROFILE=trace.json also writes a profile of one step (chrome trace format).
 //   step mode: the step on fixed random inputs, as shared/bench/ref_psm_step.py times it;
 //   --trainer: the whole loop (loader thread, augmentation of uint8 frames, Adam): an epoch of STEPS
@@ -7,7 +7,8 @@
 //   --bf16: precision = "bf16" (model/precision.hpp) instead of fp32.
 //   --loader: the loader thread's work alone (make_batch: pairs of uint8 frames augmented,
 //             normalised) on this one thread, with no model: the rate above which a faster
-//             device's step would wait for its data.
+//             device's step would wait for its data. On drawn frames, or on the detected
+//             frames of FRAMES_H5.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 #include "psmflow/model/precision.hpp"
@@ -90,14 +92,16 @@ double time_trainer(model::FaceCycle net, int pairs, int steps, model::Precision
   return 2.0 * pairs / images_per_s;
 }
 
-// Seconds per batch of make_batch with augmentation on, over STEPS batches after one warm-up.
-double time_loader(int pairs, int steps) {
-  auto frames = test::synthetic_frames(2 * pairs * (steps + 1));
+// Seconds per batch of make_batch with augmentation on, over STEPS batches after one warm-up;
+// an epoch with fewer full batches is gone through again (batch 0 is the warm-up).
+double time_loader(const train::MemoryFrames& frames, int pairs, int steps) {
   train::PsmSampler sampler(frames.size(), 1);
   const auto epoch = sampler.epoch_pairs(1);
+  const std::int64_t full = std::int64_t(epoch.size()) / pairs;
+  if (full < 2) throw std::runtime_error("too few frames for two batches of " + std::to_string(pairs) + " pairs");
   train::make_batch(frames, epoch, pairs, 0, 1, 1, true);
   auto t0 = std::chrono::steady_clock::now();
-  for (int i = 1; i <= steps; ++i) train::make_batch(frames, epoch, pairs, i, 1, 1, true);
+  for (int i = 0; i < steps; ++i) train::make_batch(frames, epoch, pairs, 1 + i % (full - 1), 1, 1, true);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
 }
 
@@ -105,28 +109,36 @@ double time_loader(int pairs, int steps) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: %s PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16] [--loader]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PRESET PAIRS THREADS STEPS [VGG_WEIGHTS] [--trainer] [--bf16] [--loader[=FRAMES_H5]]\n", argv[0]);
     return 2;
   }
   const std::string preset = argv[1];
   const int pairs = std::stoi(argv[2]), threads = std::stoi(argv[3]), steps = std::stoi(argv[4]);
   std::string vgg;
   bool trainer = false, loader = false;
+  std::string loader_frames;
   model::Precision precision = model::Precision::fp32;
   for (int i = 5; i < argc; ++i) {
     if (std::strcmp(argv[i], "--trainer") == 0) trainer = true;
     else if (std::strcmp(argv[i], "--bf16") == 0) precision = model::Precision::bf16;
-    else if (std::strcmp(argv[i], "--loader") == 0) loader = true;
+    else if (std::strncmp(argv[i], "--loader", 8) == 0 && (argv[i][8] == 0 || argv[i][8] == '='))
+      loader = true, loader_frames = argv[i][8] ? argv[i] + 9 : "";
     else vgg = argv[i];
   }
   torch::set_num_threads(threads);
   psmflow::train::use_cpu_block_cache();  // as psmflow train does
   spdlog::set_level(spdlog::level::warn);
-  if (loader) {
-    const double dt = time_loader(pairs, steps);
-    std::printf("psmflow loader: batch %d pairs, augmentation on, one thread: %.1f ms/batch, %.0f img/s\n", pairs,
+  if (loader) try {
+    const auto frames = loader_frames.empty() ? test::synthetic_frames(2 * pairs * (steps + 1))
+                                              : train::load_frames(loader_frames, true);
+    const double dt = time_loader(frames, pairs, steps);
+    std::printf("psmflow loader: %s (%lld frames), batch %d pairs, augmentation on, one thread: %.1f ms/batch, %.0f img/s\n",
+                loader_frames.empty() ? "drawn frames" : loader_frames.c_str(), (long long)frames.size(), pairs,
                 dt * 1000, 2 * pairs / dt);
     return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_train_step --loader: %s\n", e.what());
+    return 1;
   }
   auto net = make_net(preset, vgg);
   const double dt =
