@@ -37,7 +37,11 @@ is_done() { grep -q '"status": "done"' "manifest/$1/$2.json" 2>/dev/null; }
 behaviour() { cat "standin/$1" 2>/dev/null; }
 
 current=""
+# A signal between an epoch's log line and its checkpoint would leave the epoch logged but not
+# kept, so that a resume trains it again: inside that pair it waits for the pair to finish.
+in_epoch_record=0 signalled=0
 on_signal() {
+  if ((in_epoch_record)); then signalled=1; return; fi
   [[ -n $current ]] && record $current interrupted "interrupted by signal at epoch $(cat "subjects/${current%% *}/psm/checkpoint" 2>/dev/null || echo 0); checkpoint kept"
   exit 3
 }
@@ -53,8 +57,11 @@ train() {  # one subject's PSM: resumable epochs
   for ((e = last + 1; e <= epochs; e++)); do
     sleep "$pace" &
     wait $!
+    in_epoch_record=1
     echo "$e attempt $((attempt + 1)) job ${SLURM_JOB_ID:-none}" >>"$dir/epochs.log"
     echo "$e" >"$dir/checkpoint.tmp" && mv "$dir/checkpoint.tmp" "$dir/checkpoint"
+    in_epoch_record=0
+    ((signalled)) && on_signal
   done
 }
 
