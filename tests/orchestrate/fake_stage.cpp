@@ -2,8 +2,10 @@
 // (PSMFLOW_TEST_STAGE_CMD='exec psmflow_fake_stage "$@"'). It keeps the stage contract — a manifest
 // record via run_stage, an output file, exit 0/1/2 — and misbehaves on request:
 //   PSMFLOW_FAKE_RULES  "SUBJECT:STAGE:ACTION[:ATTEMPT]" items separated by commas; ACTION is
-//                       segv | kill9 | fail | usage | killparent | sleep=SECONDS; ATTEMPT (default
-//                       every attempt) limits it to that attempt
+//                       segv | kill9 | fail | usage | killparent | sleep=SECONDS | waitlog=LINES
+//                       (wait until PSMFLOW_FAKE_LOG has that many lines: an order between stages
+//                       that no sleep can promise on a slow machine); ATTEMPT (default every
+//                       attempt) limits it to that attempt
 //   PSMFLOW_FAKE_SLEEP  seconds every stage takes (default 0)
 //   PSMFLOW_FAKE_LOG    file that gets "RANK SUBJECT STAGE ATTEMPT" for every stage that did work
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -61,6 +64,23 @@ void log_work(const std::string& subject, const std::string& stage, const std::s
 
 void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
+std::size_t log_lines() {
+  std::ifstream in(env("PSMFLOW_FAKE_LOG"));
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+// A failure after a minute, not a hang, when the lines never come.
+void wait_for_log_lines(std::size_t want) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (log_lines() < want) {
+    if (std::chrono::steady_clock::now() > give_up)
+      throw StageError("fake stage: the work log never reached " + std::to_string(want) + " lines");
+    sleep_s(0.02);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +107,7 @@ int main(int argc, char** argv) {
     log_work(subject, stage, attempt);
     sleep_s(std::atof(env("PSMFLOW_FAKE_SLEEP", "0").c_str()));
     if (action.rfind("sleep=", 0) == 0) sleep_s(std::atof(action.substr(6).c_str()));
+    if (action.rfind("waitlog=", 0) == 0) wait_for_log_lines(std::stoul(action.substr(8)));
     if (action == "segv") ::raise(SIGSEGV);
     if (action == "kill9") ::raise(SIGKILL);
     if (action == "killparent") {

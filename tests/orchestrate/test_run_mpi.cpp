@@ -92,14 +92,17 @@ std::vector<std::string> first_stage_order(const std::vector<WorkLine>& work) {
 
 TEST(RunMpi, HandsOutLargestFirstAndDynamically) {
   Fixture f(6);
-  // S01 (largest) takes long: while its worker is busy the others must take all the rest.
-  int rc = f.run("subject", "S01:psm:sleep=2.5", 0.02);
+  int w = world_size();
+  std::size_t chain = pipeline::subject_chain().size();
+  // S01 (largest) stays busy until the other five subjects are through (its own two lines and
+  // theirs): meanwhile the other workers must take all of them. With one worker nothing can.
+  std::string rules = w > 1 ? "S01:psm:waitlog=" + std::to_string(2 + 5 * chain) : "";
+  int rc = f.run("subject", rules, 0.02);
   EXPECT_EQ(rc, 0);
   if (my_rank() != 0) return;
   auto work = read_work_log(f.log);
-  ASSERT_EQ(work.size(), 6 * pipeline::subject_chain().size());
+  ASSERT_EQ(work.size(), 6 * chain);
   auto order = first_stage_order(work);
-  int w = world_size();
   // The first w hand-outs are the w largest subjects, in some order of start.
   std::vector<std::string> first(order.begin(), order.begin() + w), expect;
   for (int i = 1; i <= w; ++i) expect.push_back("S0" + std::to_string(i));
