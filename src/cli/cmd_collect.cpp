@@ -13,7 +13,7 @@ Command add_collect(CLI::App& root) {
   auto opt = std::make_shared<CommonOptions>();
   add_common_options(sub, *opt, /*with_subject=*/false);
   return {sub, [opt] {
-            Session s = open_session(*opt, "collect");
+            Session s = open_session(session_config(*opt), "collect");
             report::CollectResult res;
             StageOutcome o = report::collect_stage(s.cfg, s.manifest, res);
             if (o == StageOutcome::failed) return kExitStageFailed;

@@ -20,14 +20,12 @@ struct EmbedCli {
 };
 
 int run_embed(const EmbedCli& o) {
-  Session s = open_session(o.common, "embed");
-  if (!o.device.empty()) s.cfg.run.device = o.device;
-  if (o.seed) s.cfg.run.seed = *o.seed;
-  std::vector<std::string> ids = o.common.subjects;
-  if (ids.empty())
-    for (const auto& spec : s.cfg.data.subjects) ids.push_back(spec.id);
-  if (ids.empty()) throw UsageError("embed: no subject (give --subject ID or a config with subjects)");
+  Config cfg = session_config(o.common);
+  if (!o.device.empty()) cfg.run.device = o.device;
+  if (o.seed) cfg.run.seed = *o.seed;
+  std::vector<std::string> ids = subject_ids(o.common, cfg, "embed");
   if (!o.checkpoint.empty() && ids.size() > 1) throw UsageError("embed: --checkpoint goes with one --subject");
+  Session s = open_session(std::move(cfg), "embed");
   int code = kExitOk;
   for (const auto& id : ids) {
     train::EmbedRequest req{id, o.model, o.checkpoint.empty() ? fs::path() : fs::absolute(o.checkpoint), o.untrained,

@@ -14,10 +14,11 @@ Command add_evaluate(CLI::App& root) {
   auto accept = std::make_shared<bool>(false);
   add_accept_unfinished(sub, *accept);
   return {sub, [opt, accept] {
-            Session s = open_session(*opt, "evaluate");
+            Config cfg = session_config(*opt);
             std::vector<std::string> ids = opt->subjects;
-            if (ids.empty()) ids = report::run_subjects(s.run, s.cfg);
+            if (ids.empty()) ids = report::run_subjects(RunDir(cfg.run.run_dir), cfg);
             if (ids.empty()) throw UsageError("evaluate: no subjects (give --subject ID or a config with [data] subjects)");
+            Session s = open_session(std::move(cfg), "evaluate");
             int failed = 0;
             for (const auto& id : ids) failed += eval::evaluate_one(s.cfg, s.manifest, id, *accept) == StageOutcome::failed;
             return failed ? kExitStageFailed : kExitOk;

@@ -58,9 +58,11 @@ int run(const PreprocessOptions& o) {
   if (o.input.empty() && !o.labels.empty()) throw UsageError("--labels only goes with --input");
   if (o.input.empty() && o.common.config.empty()) throw UsageError("give --config C, or --input PATH --subject ID --run-dir DIR");
   if (!o.input.empty() && o.common.subjects.size() != 1) throw UsageError("--input needs exactly one --subject ID");
-  Session session = open_session(o.common, "preprocess", !o.input.empty());
-  if (!o.input.empty()) add_input_subject(o, session.cfg);
-  int failed = run_preprocess(session.cfg, session.manifest, selected(session.cfg, o.common.subjects), o.force);
+  Config cfg = session_config(o.common, !o.input.empty());
+  if (!o.input.empty()) add_input_subject(o, cfg);
+  std::vector<SubjectSpec> subjects = selected(cfg, o.common.subjects);
+  Session session = open_session(std::move(cfg), "preprocess");
+  int failed = run_preprocess(session.cfg, session.manifest, subjects, o.force);
   return failed > 0 ? kExitStageFailed : kExitOk;
 }
 

@@ -45,16 +45,15 @@ void apply(const TrainCli& o, Config& cfg, TrainSection& section) {
 
 int run_train(const TrainCli& o) {
   const bool gm = o.mode == "gm" || o.mode == "gm-ctl";
-  Session s = open_session(o.common, "train");
+  Config cfg = session_config(o.common);
   if (gm) {
-    apply(o, s.cfg, s.cfg.gm);
+    apply(o, cfg, cfg.gm);
+    Session s = open_session(std::move(cfg), "train");
     return torch_plugin().run_gm_training(s.cfg, s.run, s.manifest);
   }
-  apply(o, s.cfg, s.cfg.psm);
-  std::vector<std::string> ids = o.common.subjects;
-  if (ids.empty())
-    for (const auto& spec : s.cfg.data.subjects) ids.push_back(spec.id);
-  if (ids.empty()) throw UsageError("train: no subject (give --subject ID or a config with subjects)");
+  apply(o, cfg, cfg.psm);
+  std::vector<std::string> ids = subject_ids(o.common, cfg, "train");
+  Session s = open_session(std::move(cfg), "train");
   int code = kExitOk;
   for (const auto& id : ids) {
     int rc = torch_plugin().train_subject(s.cfg, s.run, s.manifest, {id, o.tag, 2, o.accept_unfinished});

@@ -27,8 +27,6 @@ struct CommonOptions {
 };
 void add_common_options(CLI::App* sub, CommonOptions& opt, bool with_subject = true);
 
-// Loads --config (or the built-in defaults), applies overrides, creates the run directory and
-// starts its log file for this command. Throws UsageError on bad input.
 // Takes RUN_DIR/run.lock for a command that writes the run directory (RunDirBusy = exit 2);
 // a lock handed to Slurm is free once squeue shows none of its jobs.
 std::unique_ptr<RunLock> lock_run_dir(const fs::path& run_dir, const std::string& command);
@@ -39,8 +37,15 @@ struct Session {
   RunDir run;
   Manifest manifest;
 };
+// Loads --config (or the built-in defaults) and applies the overrides; touches nothing on disk,
+// so a command can refuse bad input before the run directory exists. Throws UsageError.
 // subjects_on_command_line: the config may have no [data] subjects (preprocess --input adds one).
-Session open_session(const CommonOptions& opt, const std::string& command, bool subjects_on_command_line = false);
+Config session_config(const CommonOptions& opt, bool subjects_on_command_line = false);
+// Creates the run directory, takes its lock and starts this command's log file.
+Session open_session(Config cfg, const std::string& command);
+
+// --subject, else the config's subjects; none is a UsageError naming the command.
+std::vector<std::string> subject_ids(const CommonOptions& opt, const Config& cfg, const std::string& command);
 
 // --accept-unfinished-inputs: a stage refuses inputs whose record is not done unless given.
 void add_accept_unfinished(CLI::App* sub, bool& accept);

@@ -26,15 +26,27 @@ std::unique_ptr<RunLock> lock_run_dir(const fs::path& run_dir, const std::string
   });
 }
 
-Session open_session(const CommonOptions& opt, const std::string& command, bool subjects_on_command_line) {
+Config session_config(const CommonOptions& opt, bool subjects_on_command_line) {
   Config cfg = opt.config.empty() ? default_config() : load_config(opt.config, true, !subjects_on_command_line);
   if (!opt.run_dir.empty()) cfg.run.run_dir = fs::absolute(opt.run_dir);
   if (opt.threads >= 0) cfg.run.threads = opt.threads;
+  return cfg;
+}
+
+Session open_session(Config cfg, const std::string& command) {
   auto lock = lock_run_dir(cfg.run.run_dir, command);
   RunDir run = RunDir::create(cfg);
   add_log_file(run.logs_dir(), command);
   record_provenance(run, cfg);
   return Session{std::move(lock), std::move(cfg), run, Manifest(run)};
+}
+
+std::vector<std::string> subject_ids(const CommonOptions& opt, const Config& cfg, const std::string& command) {
+  std::vector<std::string> ids = opt.subjects;
+  if (ids.empty())
+    for (const auto& spec : cfg.data.subjects) ids.push_back(spec.id);
+  if (ids.empty()) throw UsageError(command + ": no subject (give --subject ID or a config with subjects)");
+  return ids;
 }
 
 void add_accept_unfinished(CLI::App* sub, bool& accept) {

@@ -50,3 +50,20 @@ TEST(Cli, MissingTorchPluginIsNamedAndOtherCommandsRunWithoutIt) {
   EXPECT_NE(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find((dir / "libpsmflow_torch.so").string()), std::string::npos) << train.output;
 }
+
+// A command refused for its input makes no run directory: typed in the wrong folder, it leaves
+// nothing to clean up.
+TEST(Cli, UsageErrorsLeaveNoRunDirectory) {
+  using namespace psmflow::test;
+  ScratchDir dir;
+  const std::string in_dir = "cd " + shell_quote(dir.path().string()) + " && " + shell_quote(psmflow_binary().string());
+  for (const char* args : {" train", " train --mode psm-ctl", " embed", " evaluate", " preprocess --input nosuch.mp4 --subject A",
+                           " embed --subject A --subject B --checkpoint " __FILE__}) {
+    auto r = run_shell(in_dir + args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_TRUE(fs::is_empty(dir.path())) << args << ": left " << fs::directory_iterator(dir.path())->path();
+    fs::remove_all(dir / "run");
+  }
+  auto train = run_shell(in_dir + " train");
+  EXPECT_NE(train.output.find("train: no subject (give --subject ID"), std::string::npos) << train.output;
+}
