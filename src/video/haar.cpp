@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "tsan.hpp"
+
 namespace psmflow::video {
 
 struct HaarCascade::Impl {
@@ -273,9 +275,8 @@ __attribute__((always_inline)) inline void scan_row(const HaarCascade::Impl& c, 
 // Rows [y0, y1) of one scale, compiled for AVX2 as well as for the baseline (picked at load
 // time): the lanes are AVX2's 8 floats (3.6 times OpenCV's speed on Megamind's searches, one
 // thread, 3.3 with two; 1.5 times without AVX2).
-__attribute__((target_clones("avx2", "default"))) void scan_rows(const HaarCascade::Impl& c, const Offsets& at,
-                                                                 const Scale& s, int y0, int y1,
-                                                                 std::vector<cv::Rect>& found) {
+PSMFLOW_AVX2_CLONES void scan_rows(const HaarCascade::Impl& c, const Offsets& at, const Scale& s, int y0, int y1,
+                                   std::vector<cv::Rect>& found) {
   for (int y = y0; y < y1; y += s.ystep)
     s.ystep == 1 ? scan_row<1>(c, at, s, y, found) : scan_row<2>(c, at, s, y, found);
 }
@@ -330,7 +331,7 @@ void HaarCascade::detect(const cv::Mat& gray, std::vector<cv::Rect>& faces, std:
   // Rows in stripes across OpenCV's pool; each stripe keeps its own finds, joined in order.
   const int stripes = std::max(1, (scales[0].working.width + 31) / 32);
   std::vector<std::vector<cv::Rect>> found(stripes);
-  cv::parallel_for_(cv::Range(0, stripes), [&](const cv::Range& range) {
+  pool_for(cv::Range(0, stripes), [&](const cv::Range& range) {
     for (int k = range.start; k < range.end; ++k)
       for (const Scale& s : scales) {
         const int rows = std::max((s.working.height / s.ystep + stripes - 1) / stripes, 1) * s.ystep;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tsan.hpp"
 #include "psmflow/core/error.hpp"
 
 namespace psmflow::video {
@@ -291,7 +292,7 @@ void LandmarkModel::Impl::feature_pixels(const GreyLevels& image, const dlib::re
   }
 }
 
-__attribute__((target_clones("avx2", "default"))) dlib::full_object_detection LandmarkModel::Impl::predict(
+PSMFLOW_AVX2_CLONES dlib::full_object_detection LandmarkModel::Impl::predict(
     const GreyLevels& image, const dlib::rectangle& rect) const {
   dlib::matrix<float, 0, 1> shape = initial;
   const std::size_t dims = static_cast<std::size_t>(initial.size());

@@ -227,6 +227,7 @@ TEST(Synth, EveryPersonHasActiveAusNeutralFramesAndHardFrames) {
       hard += plan.frames[f].occluded;
     }
     EXPECT_GT(neutral, 30) << s.id;
+    EXPECT_GT(hard, 0) << s.id << ": no occluded frame";
     int events = 0;
     for (const auto& e : plan.episodes) events += e.what == "exit" || e.what == "occlusion";
     EXPECT_GE(events, 1) << s.id;
