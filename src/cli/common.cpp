@@ -2,6 +2,7 @@
 
 #include "command.hpp"
 #include "psmflow/core/error.hpp"
+#include "psmflow/core/ids.hpp"
 #include "psmflow/core/log.hpp"
 #include "psmflow/slurm/scheduler.hpp"
 #include "psmflow/slurm/status.hpp"
@@ -46,6 +47,10 @@ std::vector<std::string> subject_ids(const CommonOptions& opt, const Config& cfg
   if (ids.empty())
     for (const auto& spec : cfg.data.subjects) ids.push_back(spec.id);
   if (ids.empty()) throw UsageError(command + ": no subject (give --subject ID or a config with subjects)");
+  for (const auto& id : opt.subjects) {
+    std::string why = unsafe_id_reason(id);
+    if (!why.empty()) throw UsageError(command + ": --subject '" + id + "' is not a usable subject id: " + why);
+  }
   return ids;
 }
 

@@ -58,7 +58,7 @@ TEST(Cli, UsageErrorsLeaveNoRunDirectory) {
   ScratchDir dir;
   const std::string in_dir = "cd " + shell_quote(dir.path().string()) + " && " + shell_quote(psmflow_binary().string());
   for (const char* args : {" train", " train --mode psm-ctl", " embed", " evaluate", " preprocess --input nosuch.mp4 --subject A",
-                           " embed --subject A --subject B --checkpoint " __FILE__}) {
+                           " embed --subject A --subject B --checkpoint " __FILE__, " train --subject ../up"}) {
     auto r = run_shell(in_dir + args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_TRUE(fs::is_empty(dir.path())) << args << ": left " << fs::directory_iterator(dir.path())->path();
