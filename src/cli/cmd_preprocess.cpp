@@ -5,7 +5,6 @@
 
 #include "command.hpp"
 #include "psmflow/core/error.hpp"
-#include "psmflow/core/ids.hpp"
 #include "psmflow/video/preprocess.hpp"
 
 namespace psmflow::cli {
@@ -17,13 +16,6 @@ struct PreprocessOptions {
   std::string labels;
   bool force = false;
 };
-
-void check_ids(const std::vector<std::string>& ids) {
-  for (const auto& id : ids) {
-    std::string why = unsafe_id_reason(id);
-    if (!why.empty()) throw UsageError("--subject '" + id + "': not a usable subject id: " + why);
-  }
-}
 
 // --input makes (or replaces) one subject on top of the config or the built-in defaults.
 void add_input_subject(const PreprocessOptions& o, Config& cfg) {
@@ -54,7 +46,7 @@ std::vector<SubjectSpec> selected(const Config& cfg, const std::vector<std::stri
 }
 
 int run(const PreprocessOptions& o) {
-  check_ids(o.common.subjects);
+  check_subject_ids(o.common.subjects);
   if (o.input.empty() && !o.labels.empty()) throw UsageError("--labels only goes with --input");
   if (o.input.empty() && o.common.config.empty()) throw UsageError("give --config C, or --input PATH --subject ID --run-dir DIR");
   if (!o.input.empty() && o.common.subjects.size() != 1) throw UsageError("--input needs exactly one --subject ID");

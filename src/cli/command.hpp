@@ -44,8 +44,9 @@ Config session_config(const CommonOptions& opt, bool subjects_on_command_line = 
 // Creates the run directory, takes its lock and starts this command's log file.
 Session open_session(Config cfg, const std::string& command);
 
-// --subject, else the config's subjects; none, or a --subject that is no safe path component, is
-// a UsageError naming the command.
+// A --subject that is no safe path component (core/ids.hpp) is a UsageError naming it.
+void check_subject_ids(const std::vector<std::string>& ids);
+// --subject (checked), else the config's subjects; none is a UsageError naming the command.
 std::vector<std::string> subject_ids(const CommonOptions& opt, const Config& cfg, const std::string& command);
 
 // --accept-unfinished-inputs: a stage refuses inputs whose record is not done unless given.

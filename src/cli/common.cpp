@@ -42,15 +42,19 @@ Session open_session(Config cfg, const std::string& command) {
   return Session{std::move(lock), std::move(cfg), run, Manifest(run)};
 }
 
+void check_subject_ids(const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    std::string why = unsafe_id_reason(id);
+    if (!why.empty()) throw UsageError("--subject '" + id + "': not a usable subject id: " + why);
+  }
+}
+
 std::vector<std::string> subject_ids(const CommonOptions& opt, const Config& cfg, const std::string& command) {
+  check_subject_ids(opt.subjects);
   std::vector<std::string> ids = opt.subjects;
   if (ids.empty())
     for (const auto& spec : cfg.data.subjects) ids.push_back(spec.id);
   if (ids.empty()) throw UsageError(command + ": no subject (give --subject ID or a config with subjects)");
-  for (const auto& id : opt.subjects) {
-    std::string why = unsafe_id_reason(id);
-    if (!why.empty()) throw UsageError(command + ": --subject '" + id + "' is not a usable subject id: " + why);
-  }
   return ids;
 }
 
